@@ -1,0 +1,48 @@
+// User-facing errors (thrown at boundaries: flags, files, model specs, reshape) and
+// always-on invariant checks for engine internals (abort with file:line; kernels never throw).
+#pragma once
+#include <source_location>
+#include <stdexcept>
+#include <string>
+
+namespace batchscope {
+
+// Base of every error a user can cause. `main` prints "error: <what>" and exits 1.
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+// A bad flag or flag value: exit code 2.
+class UsageError : public Error {
+ public:
+  using Error::Error;
+};
+// A file that cannot be read or does not hold what it should.
+class DataError : public Error {
+ public:
+  using Error::Error;
+};
+// A model spec or tensor shape that does not fit.
+class ShapeError : public Error {
+ public:
+  using Error::Error;
+};
+
+[[noreturn]] void check_failed(const char* cond, const std::string& msg,
+                               const std::source_location& loc);
+
+}  // namespace batchscope
+
+// BS_CHECK: always on, O(1) conditions only. BS_DCHECK: debug builds only.
+#define BS_CHECK(cond, msg)                                                  \
+  do {                                                                       \
+    if (!(cond)) [[unlikely]]                                                \
+      ::batchscope::check_failed(#cond, (msg), std::source_location::current()); \
+  } while (0)
+#ifdef NDEBUG
+#define BS_DCHECK(cond, msg) \
+  do {                       \
+  } while (0)
+#else
+#define BS_DCHECK(cond, msg) BS_CHECK(cond, msg)
+#endif

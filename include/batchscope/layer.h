@@ -1,0 +1,61 @@
+// The layer contract. A model is a straight sequence of layers; each maps a batch
+// [N, ...sample shape] to a batch [N, ...output sample shape].
+//
+// Life cycle, driven by Model:
+//   setup(in_sample)  once: validate the per-sample input shape, declare parameters
+//                     (shapes only), return the per-sample output shape. Throws ShapeError.
+//   (Model binds every Param's value/grad to its flat buffers and initialises them.)
+//   reshape(batch)    whenever the batch size changes: size caches. No allocation after it.
+//   forward(x, y, ctx)               y overwritten; may cache what backward needs.
+//   backward(x, y, dy, dx)           requires: the last forward call was forward(x, y, ...).
+//                                    dx is overwritten; parameter grads are ACCUMULATED (+=)
+//                                    and zeroed by the trainer, so gradient accumulation
+//                                    and all-reduce need nothing special.
+#pragma once
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "batchscope/tensor.h"
+
+namespace batchscope {
+namespace kernels {
+struct OpTable;
+}
+
+// One learnable tensor of a layer. value and grad are views into the model's flat buffers.
+struct Param {
+  std::string name;     // PyTorch's attribute name: "weight" or "bias"
+  Shape shape;          // PyTorch's layout: conv [K,C,R,S], dense [O,I], bias [K]
+  int64_t fan_in = 0;   // PyTorch's default init draws U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+  Tensor value, grad;
+};
+
+// What forward needs besides its tensors.
+struct StepContext {
+  bool training = false;
+  uint64_t seed = 0;  // per-step random stream (dropout), derived from the run seed and step
+};
+
+class Layer {
+ public:
+  virtual ~Layer() = default;
+  virtual std::string_view kind() const = 0;  // the layer_list.h name, e.g. "conv2d"
+  virtual std::string spec() const = 0;       // canonical spec token, e.g. "conv2d:32:3:stride=1:pad=0"
+  virtual Shape setup(const Shape& in_sample) = 0;
+  virtual void reshape(int64_t batch) { (void)batch; }
+  virtual void forward(const Tensor& x, Tensor& y, const StepContext& ctx) = 0;
+  virtual void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) = 0;
+  virtual std::span<Param> params() { return {}; }
+  // Forward multiply-adds per sample (×2 for FLOPs); backward is about twice that.
+  virtual int64_t macs_per_sample() const { return 0; }
+
+  void set_ops(const kernels::OpTable* ops) { ops_ = ops; }
+
+ protected:
+  const kernels::OpTable* ops_ = nullptr;
+};
+
+}  // namespace batchscope

@@ -1,0 +1,93 @@
+// Model: a sequence of layers built from a spec string or preset name, with every
+// parameter in one flat buffer (and every gradient in another), so the optimizer step is
+// one pass over contiguous memory and a checkpoint is a handful of copies.
+//
+// Spec grammar (documented in docs/model-spec.md):
+//   spec  := layer ("," layer)*         e.g. conv2d:32:3,relu,maxpool2d:2,flatten,dense:10
+//   layer := kind (":" arg)*            arg := number | key=value
+// The network ends in logits; the loss (fused softmax cross-entropy) is applied by the trainer.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "batchscope/layer.h"
+#include "batchscope/tensor.h"
+
+namespace batchscope {
+namespace kernels {
+struct OpTable;
+enum class Backend;
+}  // namespace kernels
+
+struct Preset {
+  std::string_view name;
+  std::string_view spec;
+  std::string_view description;
+};
+// mnist-cnn, lenet5, tiny.
+const std::vector<Preset>& presets();
+// A preset's spec, or the argument itself if it names no preset.
+std::string resolve_model_spec(std::string_view name_or_spec);
+
+// A parameter as PyTorch's state_dict names it: "<layer index>.<weight|bias>".
+struct NamedParam {
+  std::string name;
+  Param* param;
+};
+
+class Model {
+ public:
+  // Builds the layers, checks that every one fits its input (ShapeError naming the layer,
+  // its index and both shapes) and that the output is [num_classes]; binds the parameter
+  // buffers and initialises them as PyTorch does, from `seed`.
+  Model(std::string_view name_or_spec, const Shape& in_sample, int64_t num_classes,
+        kernels::Backend backend, uint64_t seed);
+  ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  const std::string& spec() const { return spec_; }  // canonical, re-parseable
+  const Shape& in_sample() const { return in_sample_; }
+  int64_t num_classes() const { return num_classes_; }
+  int64_t batch() const { return batch_; }
+  int64_t num_params() const { return num_params_; }
+  int64_t macs_per_sample() const;
+  const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
+  const std::vector<NamedParam>& named_params() const { return named_; }
+  const kernels::OpTable& ops() const { return *ops_; }
+
+  Tensor& params() { return params_; }  // [num_params], flat
+  Tensor& grads() { return grads_; }    // [num_params], flat
+
+  // Sizes activations for `batch` samples. Cheap when the batch size is unchanged.
+  void reshape(int64_t batch);
+  // Input buffer for the next forward: [batch, in_sample...]; fill it, then call forward.
+  Tensor& input() { return acts_[0]; }
+  // Runs every layer; returns the logits [batch, num_classes].
+  const Tensor& forward(const StepContext& ctx);
+  // Back-propagates dlogits [batch, num_classes]; accumulates into grads().
+  void backward(const Tensor& dlogits);
+  void zero_grad() { grads_.fill(0.f); }
+
+ private:
+  std::string spec_;
+  Shape in_sample_;
+  int64_t num_classes_;
+  int64_t batch_ = 0;
+  const kernels::OpTable* ops_;
+  std::vector<std::unique_ptr<Layer>> layers_;
+  std::vector<Shape> sample_shapes_;  // per-sample shape of acts_[i]; [0] is the input
+  std::vector<Tensor> acts_;           // acts_[i] is layer i's input, acts_[i+1] its output
+  std::vector<Tensor> dacts_;          // gradients w.r.t. acts_; dacts_[0] stays empty
+  Tensor params_, grads_;
+  int64_t num_params_ = 0;
+  std::vector<NamedParam> named_;
+};
+
+// Builds one layer from a spec token (throws ShapeError for unknown kinds, listing them).
+std::unique_ptr<Layer> make_layer(const std::string& token);
+
+}  // namespace batchscope

@@ -1,0 +1,63 @@
+// Optimizers over the model's flat parameter buffer, and learning-rate schedules.
+// Each step is one pass over contiguous memory (at batch 1 the update touches every weight
+// once per image, so it must be cheap). Semantics follow torch.optim exactly.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace batchscope {
+
+enum class OptimizerKind { Sgd, Adam };
+
+struct OptimizerConfig {
+  OptimizerKind kind = OptimizerKind::Sgd;
+  double lr = 0.05;
+  double momentum = 0.9;      // SGD
+  bool nesterov = false;      // SGD
+  double weight_decay = 0.0;  // L2 added to the gradient (torch.optim's weight_decay)
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // Adam
+};
+
+std::string to_string(OptimizerKind k);
+OptimizerKind parse_optimizer(const std::string& s);  // UsageError naming --optimizer
+
+// Holds the per-parameter state (momentum buffer; Adam's first and second moments) as
+// flat buffers parallel to the parameters.
+class Optimizer {
+ public:
+  Optimizer(const OptimizerConfig& cfg, int64_t num_params);
+  // w, g: [num_params]. lr: this step's learning rate (from the schedule).
+  void step(float* w, const float* g, double lr);
+
+  const OptimizerConfig& config() const { return cfg_; }
+  int64_t steps() const { return t_; }
+  // State slots for checkpoints: names ("momentum_buffer"; "exp_avg", "exp_avg_sq") and data.
+  std::vector<std::pair<std::string, std::vector<float>*>> state();
+  void set_steps(int64_t t) { t_ = t; }
+
+ private:
+  OptimizerConfig cfg_;
+  int64_t n_;
+  int64_t t_ = 0;
+  std::vector<float> m_, v_;
+};
+
+enum class ScheduleKind { Constant, Step, Cosine };
+
+struct ScheduleConfig {
+  ScheduleKind kind = ScheduleKind::Constant;
+  int64_t warmup_steps = 0;  // linear ramp from lr/warmup to lr over these steps
+  double step_epochs = 1.0;  // Step: multiply by gamma every step_epochs epochs
+  double gamma = 0.1;        // Step
+  double min_lr_ratio = 0.0; // Cosine: floor as a fraction of lr
+};
+
+std::string to_string(ScheduleKind k);
+ScheduleKind parse_schedule(const std::string& s);  // UsageError naming --schedule
+
+// Learning rate at 0-based `step` of `total_steps`, with `steps_per_epoch` for Step.
+double scheduled_lr(const ScheduleConfig& s, double base_lr, int64_t step, int64_t total_steps,
+                    int64_t steps_per_epoch);
+
+}  // namespace batchscope

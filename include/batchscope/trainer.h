@@ -1,0 +1,81 @@
+// Mini-batch training and evaluation of a Model on an IDX Dataset.
+// Training drops the last partial batch of each epoch (PyTorch's drop_last=True): every
+// step then has the same shape, so kernels are planned once per batch size.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "batchscope/idx.h"
+#include "batchscope/model.h"
+#include "batchscope/optimizer.h"
+#include "train/batch.h"
+
+namespace batchscope {
+
+struct TrainConfig {
+  int64_t epochs = 1;
+  int64_t batch_size = 64;
+  OptimizerConfig optim;
+  ScheduleConfig schedule;
+  uint64_t seed = 1;
+  Normalization norm;
+};
+
+struct EvalResult {
+  int64_t n = 0;
+  double loss = 0, accuracy = 0;
+  int64_t num_classes = 0;
+  std::vector<int64_t> confusion;  // [true class][predicted class], row-major
+  double class_accuracy(int64_t c) const;
+};
+
+// Mean loss, accuracy and confusion matrix over the whole dataset, in batches of `batch`.
+EvalResult evaluate(Model& m, const Dataset& d, const Normalization& norm, int64_t batch = 500);
+
+struct StepProgress {
+  int64_t epoch = 0;          // 0-based epoch being trained
+  int64_t step_in_epoch = 0;  // steps done in it
+  int64_t steps_per_epoch = 0;
+  double loss = 0, accuracy = 0;  // running means over the epoch so far
+  double images_per_second = 0;
+  double lr = 0;
+};
+using ProgressFn = std::function<void(const StepProgress&)>;
+
+class Trainer {
+ public:
+  // `train` must outlive the trainer. Throws UsageError if batch_size exceeds the data.
+  Trainer(Model& m, const TrainConfig& cfg, const Dataset& train);
+
+  int64_t steps_per_epoch() const { return steps_per_epoch_; }
+  int64_t epoch() const { return epoch_; }  // completed epochs
+  int64_t step() const { return step_; }    // completed steps, all epochs
+  Optimizer& optimizer() { return opt_; }
+  const TrainConfig& config() const { return cfg_; }
+  // Resume at the start of `epoch` after `step` steps (from a checkpoint).
+  void set_position(int64_t epoch, int64_t step);
+
+  // Trains one epoch; calls `progress` after every step. Returns the epoch's mean loss and
+  // accuracy in a StepProgress. Throws Error if the loss stops being finite.
+  StepProgress train_epoch(const ProgressFn& progress);
+  // One optimisation step on rows[0..batch_size): returns the loss; correct gets the
+  // number of right predictions.
+  double train_step(const int64_t* rows, int64_t* correct);
+
+ private:
+  Model& m_;
+  TrainConfig cfg_;
+  const Dataset& data_;
+  Optimizer opt_;
+  int64_t steps_per_epoch_;
+  int64_t epoch_ = 0, step_ = 0;
+  std::vector<int64_t> perm_;
+  std::vector<int32_t> labels_;
+  Tensor probs_, dlogits_;
+};
+
+// The permutation of [0, n) used for `epoch`: a pure function of (seed, epoch).
+std::vector<int64_t> epoch_permutation(uint64_t seed, int64_t epoch, int64_t n);
+
+}  // namespace batchscope

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Configure and build batchscope with CMake; the binary ends at $BUILD_DIR/batchscope.
+# Usage: scripts/build.sh [BUILD_TYPE]   (BUILD_TYPE defaults to Release)
+# Environment: BUILD_DIR, the build folder relative to the repository root (default: build).
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo_root"
+
+build_type="${1:-Release}"
+build_dir="${BUILD_DIR:-build}"
+
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE="$build_type"
+cmake --build "$build_dir" -j"$(nproc)"
+echo "build.sh: built $build_dir/batchscope ($build_type)"

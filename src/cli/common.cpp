@@ -1,0 +1,84 @@
+// Shared CLI plumbing: where the data is, how many threads, which back-end.
+#include "cli/common.h"
+
+#include <omp.h>
+#include <sched.h>
+
+#include <thread>
+
+#include "batchscope/error.h"
+
+namespace batchscope::cli {
+
+void add_data_flags(Flags& f, bool with_train) {
+  f.add("data", "data/mnist",
+        "folder with the IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+        "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte; plain or .gz)");
+  if (with_train) {
+    f.add("train-images", "", "training images IDX file (overrides --data)");
+    f.add("train-labels", "", "training labels IDX file (overrides --data)");
+  }
+  f.add("test-images", "", "test images IDX file (overrides --data)");
+  f.add("test-labels", "", "test labels IDX file (overrides --data)");
+}
+
+namespace {
+std::filesystem::path pick(const Flags& f, const std::string& flag, const std::string& stem) {
+  if (f.given(flag)) return f.str(flag);
+  const std::filesystem::path dir = f.str("data");
+  if (!std::filesystem::is_directory(dir))
+    throw DataError("--data: '" + dir.string() +
+                    "' is not a folder; expected one holding the MNIST IDX files (run "
+                    "scripts/fetch_mnist.sh, or pass --" + flag + " FILE)");
+  return find_idx_file(dir, stem);
+}
+}  // namespace
+
+Dataset load_train_set(const Flags& f) {
+  return load_dataset(pick(f, "train-images", "train-images-idx3-ubyte"),
+                      pick(f, "train-labels", "train-labels-idx1-ubyte"));
+}
+
+Dataset load_test_set(const Flags& f) {
+  return load_dataset(pick(f, "test-images", "t10k-images-idx3-ubyte"),
+                      pick(f, "test-labels", "t10k-labels-idx1-ubyte"));
+}
+
+int default_threads() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+void add_compute_flags(Flags& f) {
+  f.add("threads", std::to_string(default_threads()), "worker threads for the kernels");
+  f.add("backend", "onednn", "kernel back-end: onednn (fast) or reference (plain loops)");
+}
+
+int apply_threads(const Flags& f) {
+  const int t = static_cast<int>(f.i64("threads", 1, 1024));
+  omp_set_num_threads(t);
+  return t;
+}
+
+std::string json_escape(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    switch (c) {
+      case '"': o += "\\\""; break;
+      case '\\': o += "\\\\"; break;
+      case '\n': o += "\\n"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char b[8];
+          std::snprintf(b, sizeof b, "\\u%04x", c);
+          o += b;
+        } else {
+          o += c;
+        }
+    }
+  }
+  return o;
+}
+
+}  // namespace batchscope::cli

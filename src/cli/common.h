@@ -1,0 +1,26 @@
+// Pieces shared by the subcommands: dataset flags, thread set-up, resolved-config banner.
+#pragma once
+#include <string>
+
+#include "batchscope/idx.h"
+#include "cli/flags.h"
+
+namespace batchscope::cli {
+
+// Declares --data, --train-images, --train-labels, --test-images, --test-labels.
+void add_data_flags(Flags& f, bool with_train);
+// Loads the training (with_train) or test set named by the flags; --data DIR finds the
+// standard file names (plain or .gz) in DIR.
+Dataset load_train_set(const Flags& f);
+Dataset load_test_set(const Flags& f);
+
+// Declares --threads (default: all cores) and --backend.
+void add_compute_flags(Flags& f);
+// Applies --threads to OpenMP (and so to oneDNN); returns the thread count.
+int apply_threads(const Flags& f);
+
+std::string json_escape(const std::string& s);
+// Default thread count: the cores this process may run on.
+int default_threads();
+
+}  // namespace batchscope::cli

@@ -1,0 +1,65 @@
+// batchscope: the command-line entry point. Dispatches to one file per subcommand and turns
+// every batchscope::Error into one line on stderr: exit 2 for usage errors, 1 otherwise.
+//   batchscope train --data data/mnist --model mnist-cnn --epochs 1
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <new>
+#include <string>
+
+#include "batchscope/error.h"
+#include "cli/commands.h"
+
+namespace {
+
+void print_usage(FILE* out) {
+  std::fputs(
+      "usage: batchscope COMMAND [flags]\n\n"
+      "Trains convolutional networks on MNIST-class IDX data and measures how batch size\n"
+      "shapes training time.\n\n"
+      "commands:\n"
+      "  train     train a model on an IDX dataset (checkpoints, progress, JSON results)\n"
+      "  eval      accuracy, per-class accuracy and confusion matrix of a checkpoint\n"
+      "  predict   classify images (IDX or PGM files) with a checkpoint\n"
+      "  models    list the built-in networks with parameter counts and FLOPs per image\n\n"
+      "Run 'batchscope COMMAND --help' for a command's flags.\n",
+      out);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace batchscope;
+  if (argc < 2) {
+    print_usage(stderr);
+    return 2;
+  }
+  const std::string cmd = argv[1];
+  try {
+    if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+      print_usage(stdout);
+      return 0;
+    }
+    if (cmd == "--version") {
+      std::printf("batchscope %s\n", BATCHSCOPE_VERSION);
+      return 0;
+    }
+    if (cmd == "train") return cli::cmd_train(argc - 2, argv + 2);
+    if (cmd == "eval") return cli::cmd_eval(argc - 2, argv + 2);
+    if (cmd == "predict") return cli::cmd_predict(argc - 2, argv + 2);
+    if (cmd == "models") return cli::cmd_models(argc - 2, argv + 2);
+    throw UsageError("unknown command '" + cmd + "'; expected train, eval, predict or models");
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
+  } catch (const Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "error: out of memory\n");
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "internal error: %s\n", e.what());
+    return 1;
+  }
+}

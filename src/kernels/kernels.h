@@ -1,0 +1,95 @@
+// The op table: every compute op the layers call, as plain function pointers.
+// One signature per op; `ref` implements all of them with plain loops (the specification),
+// faster back-ends override some slots (see registry.cpp). Argument order: outputs, inputs,
+// then sizes. Tensors are row-major; conv data is [N,C,H,W], filters [K,C,R,S] (PyTorch's).
+// "accumulate" means the kernel adds into its output (parameter gradients); everything
+// else is overwritten.
+#pragma once
+#include <cstdint>
+#include <string_view>
+
+namespace batchscope::kernels {
+
+// Convolution geometry. Input [N,C,H,W], filter [K,C,R,S], output [N,K,P,Q] with
+// P = (H + 2*pad_h - R) / stride_h + 1, Q likewise.
+struct ConvShape {
+  int64_t N, C, H, W, K, R, S;
+  int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
+  int64_t P() const { return (H + 2 * pad_h - R) / stride_h + 1; }
+  int64_t Q() const { return (W + 2 * pad_w - S) / stride_w + 1; }
+};
+
+// Max-pool geometry: window R×S, stride, no padding; input [N,C,H,W], output [N,C,P,Q].
+struct PoolShape {
+  int64_t N, C, H, W, R, S, stride_h, stride_w;
+  int64_t P() const { return (H - R) / stride_h + 1; }
+  int64_t Q() const { return (W - S) / stride_w + 1; }
+};
+
+// y: [N,K,P,Q] out, overwritten; x: [N,C,H,W]; w: [K,C,R,S]; b: [K] or nullptr.
+// relu: apply max(0,·) after the bias (fused post-op).
+using Conv2dFwd = void (*)(float* y, const float* x, const float* w, const float* b,
+                           const ConvShape& s, bool relu);
+// dx: [N,C,H,W] out, overwritten; dy: [N,K,P,Q]; w: [K,C,R,S].
+using Conv2dBwdData = void (*)(float* dx, const float* dy, const float* w, const ConvShape& s);
+// dw: [K,C,R,S] accumulate; db: [K] accumulate or nullptr; dy: [N,K,P,Q]; x: [N,C,H,W].
+using Conv2dBwdWeight = void (*)(float* dw, float* db, const float* dy, const float* x,
+                                 const ConvShape& s);
+
+// Dense (fully connected), PyTorch's nn.Linear: y = x·wᵀ + b.
+// y: [N,O] out, overwritten; x: [N,I]; w: [O,I]; b: [O] or nullptr. relu: fused post-op.
+using DenseFwd = void (*)(float* y, const float* x, const float* w, const float* b, int64_t N,
+                          int64_t I, int64_t O, bool relu);
+// dx: [N,I] out, overwritten; dy: [N,O]; w: [O,I].
+using DenseBwdData = void (*)(float* dx, const float* dy, const float* w, int64_t N, int64_t I,
+                              int64_t O);
+// dw: [O,I] accumulate; db: [O] accumulate or nullptr; dy: [N,O]; x: [N,I].
+using DenseBwdWeight = void (*)(float* dw, float* db, const float* dy, const float* x, int64_t N,
+                                int64_t I, int64_t O);
+
+// y: [N,C,P,Q] out; argmax: [N,C,P,Q] out, index of the winner within its input plane (h*W+w).
+using MaxPool2dFwd = void (*)(float* y, int32_t* argmax, const float* x, const PoolShape& s);
+// dx: [N,C,H,W] out, overwritten; dy, argmax: [N,C,P,Q].
+using MaxPool2dBwd = void (*)(float* dx, const float* dy, const int32_t* argmax,
+                              const PoolShape& s);
+
+// y = max(x, 0), n elements; y may alias x.
+using ReluFwd = void (*)(float* y, const float* x, int64_t n);
+// dx = dy where y > 0 else 0; dx may alias dy.
+using ReluBwd = void (*)(float* dx, const float* dy, const float* y, int64_t n);
+
+// Fused, numerically stable softmax + cross-entropy, mean over the batch.
+// probs: [N,L] out; logits: [N,L]; labels: [N] in [0,L). Returns the mean loss.
+using SoftmaxXentFwd = double (*)(float* probs, const float* logits, const int32_t* labels,
+                                  int64_t N, int64_t L);
+// dlogits: [N,L] out = (probs - onehot(labels)) / N.
+using SoftmaxXentBwd = void (*)(float* dlogits, const float* probs, const int32_t* labels,
+                                int64_t N, int64_t L);
+
+struct OpTable {
+  std::string_view name;  // "reference", "onednn"
+  Conv2dFwd conv2d_fwd;
+  Conv2dBwdData conv2d_bwd_data;
+  Conv2dBwdWeight conv2d_bwd_weight;
+  DenseFwd dense_fwd;
+  DenseBwdData dense_bwd_data;
+  DenseBwdWeight dense_bwd_weight;
+  MaxPool2dFwd maxpool2d_fwd;
+  MaxPool2dBwd maxpool2d_bwd;
+  ReluFwd relu_fwd;
+  ReluBwd relu_bwd;
+  SoftmaxXentFwd softmax_xent_fwd;
+  SoftmaxXentBwd softmax_xent_bwd;
+};
+
+enum class Backend { Reference, OneDnn };
+
+// The table for a back-end: ref slots first, then the back-end's overrides.
+const OpTable& ops(Backend b);
+// "reference" / "onednn"; throws UsageError naming --backend for anything else.
+Backend parse_backend(std::string_view s);
+
+// Every table this build provides (tests loop over them).
+const OpTable* const* all_tables(int* count);
+
+}  // namespace batchscope::kernels

@@ -1,0 +1,30 @@
+// Conv2d: PyTorch's nn.Conv2d(C, K, R, stride, padding) with bias; square kernel.
+// Spec: conv2d:K:R[:stride=1][:pad=0]. Input [N,C,H,W], output [N,K,P,Q].
+#pragma once
+#include <vector>
+
+#include "batchscope/layer.h"
+#include "kernels/kernels.h"
+#include "layers/layer_args.h"
+
+namespace batchscope {
+
+class Conv2d final : public Layer {
+ public:
+  explicit Conv2d(const LayerArgs& a);
+  std::string_view kind() const override { return "conv2d"; }
+  std::string spec() const override;
+  Shape setup(const Shape& in_sample) override;
+  void reshape(int64_t batch) override { s_.N = batch; }
+  void forward(const Tensor& x, Tensor& y, const StepContext& ctx) override;
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) override;
+  std::span<Param> params() override { return params_; }
+  int64_t macs_per_sample() const override;
+  static std::vector<LayerTestConfig> test_configs();
+
+ private:
+  kernels::ConvShape s_{};
+  std::vector<Param> params_;  // weight [K,C,R,S], bias [K]
+};
+
+}  // namespace batchscope

@@ -1,0 +1,40 @@
+// Dense layer: shape checks and parameters; arithmetic in the op table's dense_* ops.
+#include "layers/dense.h"
+
+#include "batchscope/error.h"
+
+namespace batchscope {
+
+Dense::Dense(const LayerArgs& a) {
+  a.check_known(1, {"units"});
+  O_ = a.get_int(0, "units", 0, /*required=*/true, /*min_value=*/1);
+}
+
+Shape Dense::setup(const Shape& in) {
+  if (in.rank() != 1)
+    throw ShapeError(spec() + " expects a flat input [F]; got " + in.str() +
+                     " (put 'flatten' before it)");
+  I_ = in[0];
+  params_.clear();
+  params_.push_back(Param{"weight", Shape{O_, I_}, I_, {}, {}});
+  params_.push_back(Param{"bias", Shape{O_}, I_, {}, {}});
+  return Shape{O_};
+}
+
+void Dense::forward(const Tensor& x, Tensor& y, const StepContext&) {
+  BS_CHECK(x.shape()[0] == N_, "dense forward before reshape");
+  ops_->dense_fwd(y.data(), x.data(), params_[0].value.data(), params_[1].value.data(), N_, I_,
+                  O_, /*relu=*/false);
+}
+
+void Dense::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor& dx) {
+  ops_->dense_bwd_weight(params_[0].grad.data(), params_[1].grad.data(), dy.data(), x.data(), N_,
+                         I_, O_);
+  if (!dx.empty()) ops_->dense_bwd_data(dx.data(), dy.data(), params_[0].value.data(), N_, I_, O_);
+}
+
+std::vector<LayerTestConfig> Dense::test_configs() {
+  return {{"dense:3", Shape{5}}, {"dense:1", Shape{7}}, {"dense:17", Shape{16}}};
+}
+
+}  // namespace batchscope

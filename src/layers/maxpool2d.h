@@ -1,0 +1,29 @@
+// MaxPool2d: PyTorch's nn.MaxPool2d(R, stride), no padding, floor mode.
+// Spec: maxpool2d:R[:stride=R]. Input [N,C,H,W], output [N,C,P,Q]. Forward records the
+// argmax of every window so backward is a scatter, not a search.
+#pragma once
+#include <vector>
+
+#include "batchscope/layer.h"
+#include "kernels/kernels.h"
+#include "layers/layer_args.h"
+
+namespace batchscope {
+
+class MaxPool2d final : public Layer {
+ public:
+  explicit MaxPool2d(const LayerArgs& a);
+  std::string_view kind() const override { return "maxpool2d"; }
+  std::string spec() const override;
+  Shape setup(const Shape& in_sample) override;
+  void reshape(int64_t batch) override;
+  void forward(const Tensor& x, Tensor& y, const StepContext& ctx) override;
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) override;
+  static std::vector<LayerTestConfig> test_configs();
+
+ private:
+  kernels::PoolShape s_{};
+  std::vector<int32_t> argmax_;  // [N,C,P,Q]
+};
+
+}  // namespace batchscope

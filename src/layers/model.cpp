@@ -1,0 +1,165 @@
+// Model construction from spec strings, the flat parameter buffers, PyTorch-default
+// initialisation, and the forward/backward loop over layers.
+#include "batchscope/model.h"
+
+#include <cmath>
+
+#include "batchscope/error.h"
+#include "core/rng.h"
+#include "kernels/kernels.h"
+#include "layers/conv2d.h"
+#include "layers/dense.h"
+#include "layers/dropout.h"
+#include "layers/flatten.h"
+#include "layers/layer_args.h"
+#include "layers/maxpool2d.h"
+#include "layers/relu.h"
+
+namespace batchscope {
+
+const std::vector<Preset>& presets() {
+  static const std::vector<Preset> kPresets = {
+      {"mnist-cnn",
+       "conv2d:32:3,relu,conv2d:64:3,relu,maxpool2d:2,flatten,dense:128,relu,dense:10",
+       "PyTorch's MNIST example without dropout; the benchmark network"},
+      {"lenet5",
+       "conv2d:6:5:pad=2,relu,maxpool2d:2,conv2d:16:5,relu,maxpool2d:2,flatten,dense:120,relu,"
+       "dense:84,relu,dense:10",
+       "LeCun et al. 1998 with ReLU and max-pooling; small, so per-step overhead dominates"},
+      {"tiny", "conv2d:8:3,relu,maxpool2d:2,flatten,dense:10",
+       "what a from-scratch NumPy CNN usually starts as"},
+  };
+  return kPresets;
+}
+
+std::string resolve_model_spec(std::string_view name_or_spec) {
+  for (const auto& p : presets())
+    if (p.name == name_or_spec) return std::string(p.spec);
+  return std::string(name_or_spec);
+}
+
+std::unique_ptr<Layer> make_layer(const std::string& token) {
+  LayerArgs args = LayerArgs::parse(token);
+#define BS_LAYER(Class, kName) \
+  if (args.kind() == kName) return std::make_unique<Class>(args);
+#include "layers/layer_list.h"
+#undef BS_LAYER
+  std::string known;
+#define BS_LAYER(Class, kName) known += std::string(known.empty() ? "" : ", ") + kName;
+#include "layers/layer_list.h"
+#undef BS_LAYER
+  std::string preset_names;
+  for (const auto& p : presets()) preset_names += (preset_names.empty() ? "" : ", ") + std::string(p.name);
+  throw ShapeError("model spec: unknown layer '" + args.kind() + "'; expected one of: " + known +
+                   " (or a preset: " + preset_names + ")");
+}
+
+Model::Model(std::string_view name_or_spec, const Shape& in_sample, int64_t num_classes,
+             kernels::Backend backend, uint64_t seed)
+    : in_sample_(in_sample), num_classes_(num_classes), ops_(&kernels::ops(backend)) {
+  std::string spec = resolve_model_spec(name_or_spec);
+  if (spec.empty()) throw ShapeError("model spec is empty");
+  sample_shapes_.push_back(in_sample);
+  size_t start = 0;
+  while (start <= spec.size()) {
+    size_t comma = spec.find(',', start);
+    std::string token = spec.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (token.empty()) throw ShapeError("model spec '" + spec + "' has an empty layer");
+    auto layer = make_layer(token);
+    layer->set_ops(ops_);
+    const Shape& in = sample_shapes_.back();
+    Shape out;
+    try {
+      out = layer->setup(in);
+    } catch (const ShapeError& e) {
+      throw ShapeError("model spec: layer " + std::to_string(layers_.size()) + " (" + e.what() +
+                       ")");
+    }
+    if (out.numel() <= 0)
+      throw ShapeError("model spec: layer " + std::to_string(layers_.size()) + " (" +
+                       layer->spec() + ") maps input " + in.str() + " to an empty output " +
+                       out.str());
+    sample_shapes_.push_back(out);
+    layers_.push_back(std::move(layer));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  const Shape& out = sample_shapes_.back();
+  if (out.rank() != 1 || out[0] != num_classes)
+    throw ShapeError("model spec: the network's output is " + out.str() + "; expected [" +
+                     std::to_string(num_classes) + "] logits (end with dense:" +
+                     std::to_string(num_classes) + ")");
+  for (size_t i = 0; i < layers_.size(); ++i)
+    spec_ += (i ? "," : "") + layers_[i]->spec();
+
+  // One flat buffer for all parameters, one for all gradients; layers get views.
+  int64_t total = 0;
+  for (auto& l : layers_)
+    for (auto& p : l->params()) total += p.shape.numel();
+  params_ = Tensor(Shape{std::max<int64_t>(total, 1)});
+  grads_ = Tensor(Shape{std::max<int64_t>(total, 1)});
+  int64_t off = 0;
+  Rng rng(derive_seed(seed, kInitStream, 0));
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    for (auto& p : layers_[i]->params()) {
+      p.value = Tensor::view(params_.data() + off, p.shape);
+      p.grad = Tensor::view(grads_.data() + off, p.shape);
+      // PyTorch's default for Conv2d and Linear: kaiming_uniform_(a=sqrt(5)) for weights and
+      // U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for biases; both reduce to this bound.
+      const float bound = 1.0f / std::sqrt(static_cast<float>(p.fan_in));
+      for (int64_t j = 0; j < p.shape.numel(); ++j) p.value[j] = rng.uniform(-bound, bound);
+      off += p.shape.numel();
+      named_.push_back({std::to_string(i) + "." + p.name, &p});
+    }
+  }
+  num_params_ = total;
+}
+
+Model::~Model() = default;
+
+int64_t Model::macs_per_sample() const {
+  int64_t m = 0;
+  for (const auto& l : layers_) m += l->macs_per_sample();
+  return m;
+}
+
+void Model::reshape(int64_t batch) {
+  BS_CHECK(batch > 0, "batch must be positive");
+  if (batch == batch_) return;
+  batch_ = batch;
+  acts_.resize(sample_shapes_.size());
+  dacts_.resize(sample_shapes_.size());
+  for (size_t i = 0; i < sample_shapes_.size(); ++i) {
+    Shape s;
+    {
+      int64_t dims[Shape::kMaxRank];
+      dims[0] = batch;
+      const Shape& ss = sample_shapes_[i];
+      for (int d = 0; d < ss.rank(); ++d) dims[d + 1] = ss[d];
+      s = Shape::from_span({dims, static_cast<size_t>(ss.rank() + 1)});
+    }
+    acts_[i].resize(s);
+    if (i > 0) dacts_[i].resize(s);
+  }
+  for (auto& l : layers_) l->reshape(batch);
+}
+
+const Tensor& Model::forward(const StepContext& ctx) {
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    StepContext c = ctx;
+    c.seed = derive_seed(ctx.seed, kDropoutStream, i);
+    layers_[i]->forward(acts_[i], acts_[i + 1], c);
+  }
+  return acts_.back();
+}
+
+void Model::backward(const Tensor& dlogits) {
+  const size_t L = layers_.size();
+  // The last layer's dy is dlogits itself; every other dy is the next layer's dx.
+  for (size_t i = L; i-- > 0;) {
+    const Tensor& dy = (i + 1 == L) ? dlogits : dacts_[i + 1];
+    layers_[i]->backward(acts_[i], acts_[i + 1], dy, dacts_[i]);
+  }
+}
+
+}  // namespace batchscope

@@ -1,0 +1,139 @@
+// The training step (batch → forward → fused softmax-xent → backward → optimizer step),
+// the epoch loop, and evaluation.
+#include "batchscope/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <numeric>
+
+#include "batchscope/error.h"
+#include "core/rng.h"
+#include "kernels/kernels.h"
+
+namespace batchscope {
+
+double EvalResult::class_accuracy(int64_t c) const {
+  int64_t total = 0;
+  for (int64_t j = 0; j < num_classes; ++j) total += confusion[static_cast<size_t>(c * num_classes + j)];
+  return total ? static_cast<double>(confusion[static_cast<size_t>(c * num_classes + c)]) / total : 0.0;
+}
+
+namespace {
+// Index of the largest of n values (first one on ties, as torch.argmax).
+int64_t argmax(const float* v, int64_t n) {
+  int64_t best = 0;
+  for (int64_t j = 1; j < n; ++j)
+    if (v[j] > v[best]) best = j;
+  return best;
+}
+}  // namespace
+
+EvalResult evaluate(Model& m, const Dataset& d, const Normalization& norm, int64_t batch) {
+  EvalResult r;
+  const int64_t L = m.num_classes();
+  r.n = d.images.n;
+  r.num_classes = L;
+  r.confusion.assign(static_cast<size_t>(L * L), 0);
+  std::vector<int64_t> rows;
+  std::vector<int32_t> labels;
+  Tensor probs;
+  double loss_sum = 0;
+  int64_t correct = 0;
+  for (int64_t start = 0; start < r.n; start += batch) {
+    const int64_t n = std::min(batch, r.n - start);
+    m.reshape(n);
+    rows.resize(static_cast<size_t>(n));
+    std::iota(rows.begin(), rows.end(), start);
+    labels.resize(static_cast<size_t>(n));
+    fill_batch(m.input().data(), labels.data(), d, rows.data(), n, norm);
+    const Tensor& logits = m.forward(StepContext{});
+    probs.resize(logits.shape());
+    loss_sum += m.ops().softmax_xent_fwd(probs.data(), logits.data(), labels.data(), n, L) * n;
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t pred = argmax(probs.data() + i * L, L);
+      correct += pred == labels[static_cast<size_t>(i)];
+      ++r.confusion[static_cast<size_t>(labels[static_cast<size_t>(i)] * L + pred)];
+    }
+  }
+  r.loss = r.n ? loss_sum / r.n : 0;
+  r.accuracy = r.n ? static_cast<double>(correct) / r.n : 0;
+  return r;
+}
+
+std::vector<int64_t> epoch_permutation(uint64_t seed, int64_t epoch, int64_t n) {
+  std::vector<int64_t> p(static_cast<size_t>(n));
+  std::iota(p.begin(), p.end(), 0);
+  Rng rng(derive_seed(seed, kShuffleStream, static_cast<uint64_t>(epoch)));
+  for (int64_t i = n - 1; i > 0; --i)  // Fisher-Yates
+    std::swap(p[static_cast<size_t>(i)], p[rng.below(static_cast<uint64_t>(i + 1))]);
+  return p;
+}
+
+Trainer::Trainer(Model& m, const TrainConfig& cfg, const Dataset& train)
+    : m_(m), cfg_(cfg), data_(train), opt_(cfg.optim, m.num_params()) {
+  if (cfg_.batch_size < 1 || cfg_.batch_size > train.images.n)
+    throw UsageError("--batch-size: " + std::to_string(cfg_.batch_size) +
+                     " is out of range; expected 1 to " + std::to_string(train.images.n) +
+                     " (the training set's size)");
+  steps_per_epoch_ = train.images.n / cfg_.batch_size;
+  labels_.resize(static_cast<size_t>(cfg_.batch_size));
+}
+
+void Trainer::set_position(int64_t epoch, int64_t step) {
+  epoch_ = epoch;
+  step_ = step;
+}
+
+double Trainer::train_step(const int64_t* rows, int64_t* correct) {
+  const int64_t B = cfg_.batch_size, L = m_.num_classes();
+  m_.reshape(B);
+  fill_batch(m_.input().data(), labels_.data(), data_, rows, B, cfg_.norm);
+  m_.zero_grad();
+  StepContext ctx{/*training=*/true, derive_seed(cfg_.seed, kDropoutStream, static_cast<uint64_t>(step_))};
+  const Tensor& logits = m_.forward(ctx);
+  probs_.resize(logits.shape());
+  dlogits_.resize(logits.shape());
+  const double loss = m_.ops().softmax_xent_fwd(probs_.data(), logits.data(), labels_.data(), B, L);
+  if (!std::isfinite(loss))
+    throw Error("training diverged at epoch " + std::to_string(epoch_ + 1) + ", step " +
+                std::to_string(step_ + 1) + ": the loss is " + std::to_string(loss) +
+                "; try a lower --lr (now " + std::to_string(cfg_.optim.lr) + ")");
+  int64_t c = 0;
+  for (int64_t i = 0; i < B; ++i) c += argmax(probs_.data() + i * L, L) == labels_[static_cast<size_t>(i)];
+  *correct = c;
+  m_.ops().softmax_xent_bwd(dlogits_.data(), probs_.data(), labels_.data(), B, L);
+  m_.backward(dlogits_);
+  const double lr = scheduled_lr(cfg_.schedule, cfg_.optim.lr, step_,
+                                 cfg_.epochs * steps_per_epoch_, steps_per_epoch_);
+  opt_.step(m_.params().data(), m_.grads().data(), lr);
+  ++step_;
+  return loss;
+}
+
+StepProgress Trainer::train_epoch(const ProgressFn& progress) {
+  using clock = std::chrono::steady_clock;
+  perm_ = epoch_permutation(cfg_.seed, epoch_, data_.images.n);
+  StepProgress p;
+  p.epoch = epoch_;
+  p.steps_per_epoch = steps_per_epoch_;
+  double loss_sum = 0;
+  int64_t correct_sum = 0;
+  const auto t0 = clock::now();
+  for (int64_t s = 0; s < steps_per_epoch_; ++s) {
+    int64_t correct = 0;
+    p.lr = scheduled_lr(cfg_.schedule, cfg_.optim.lr, step_, cfg_.epochs * steps_per_epoch_,
+                        steps_per_epoch_);
+    loss_sum += train_step(perm_.data() + s * cfg_.batch_size, &correct);
+    correct_sum += correct;
+    p.step_in_epoch = s + 1;
+    p.loss = loss_sum / static_cast<double>(s + 1);
+    p.accuracy = static_cast<double>(correct_sum) / static_cast<double>((s + 1) * cfg_.batch_size);
+    const double secs = std::chrono::duration<double>(clock::now() - t0).count();
+    p.images_per_second = secs > 0 ? static_cast<double>((s + 1) * cfg_.batch_size) / secs : 0;
+    if (progress) progress(p);
+  }
+  ++epoch_;
+  return p;
+}
+
+}  // namespace batchscope
