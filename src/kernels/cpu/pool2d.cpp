@@ -1,0 +1,99 @@
+// Threaded max-pooling: OpenMP over the N*C independent planes, with a dedicated path for
+// the 2x2 stride-2 window every MNIST net uses. Tie-breaking matches ref exactly (first
+// maximum in row-major window order wins), so argmax is bitwise equal to ref's.
+#include "batchscope/error.h"
+#include "kernels/cpu/cpu.h"
+#include "kernels/ref/ref.h"
+
+namespace batchscope::kernels::cpu {
+
+namespace {
+
+// Below this many input elements the OpenMP fork costs more than it saves (and even a
+// parallel region with if(false) costs ~20 us in libgomp, so small inputs skip it entirely).
+constexpr int64_t kParallelMin = int64_t{1} << 16;
+
+// One plane, 2x2 window, stride 2: four candidates taken with strict '>' in ref's window order.
+void pool_plane_2x2(float* y, int32_t* argmax, const float* x, int64_t W, int64_t P, int64_t Q) {
+  for (int64_t p = 0; p < P; ++p) {
+    const float* row0 = x + 2 * p * W;
+    const float* row1 = row0 + W;
+    const int32_t base = static_cast<int32_t>(2 * p * W);
+    for (int64_t q = 0; q < Q; ++q) {
+      float best = row0[2 * q];
+      int32_t at = base + static_cast<int32_t>(2 * q);
+      auto take = [&](float v, int64_t offset) {
+        if (v > best) {
+          best = v;
+          at = base + static_cast<int32_t>(offset);
+        }
+      };
+      take(row0[2 * q + 1], 2 * q + 1);
+      take(row1[2 * q], W + 2 * q);
+      take(row1[2 * q + 1], W + 2 * q + 1);
+      y[p * Q + q] = best;
+      argmax[p * Q + q] = at;
+    }
+  }
+}
+
+// One plane, any window and stride: ref's loop.
+void pool_plane_generic(float* y, int32_t* argmax, const float* x, const PoolShape& g, int64_t P,
+                        int64_t Q) {
+  for (int64_t p = 0; p < P; ++p)
+    for (int64_t q = 0; q < Q; ++q) {
+      int64_t best = (p * g.stride_h) * g.W + q * g.stride_w;
+      for (int64_t r = 0; r < g.R; ++r)
+        for (int64_t s = 0; s < g.S; ++s) {
+          const int64_t at = (p * g.stride_h + r) * g.W + (q * g.stride_w + s);
+          if (x[at] > x[best]) best = at;
+        }
+      y[p * Q + q] = x[best];
+      argmax[p * Q + q] = static_cast<int32_t>(best);
+    }
+}
+
+}  // namespace
+
+void maxpool2d_fwd(float* y, int32_t* argmax, const float* x, const PoolShape& g) {
+  BS_CHECK(ref::is_valid(g), "maxpool2d_fwd: bad geometry");
+  const int64_t P = g.P(), Q = g.Q(), planes = g.N * g.C;
+  const bool is_2x2 = g.R == 2 && g.S == 2 && g.stride_h == 2 && g.stride_w == 2;
+  auto pool_plane = [&](int64_t plane) {
+    float* yp = y + plane * P * Q;
+    int32_t* ap = argmax + plane * P * Q;
+    const float* xp = x + plane * g.H * g.W;
+    if (is_2x2)
+      pool_plane_2x2(yp, ap, xp, g.W, P, Q);
+    else
+      pool_plane_generic(yp, ap, xp, g, P, Q);
+  };
+  if (planes * g.H * g.W < kParallelMin) {
+    for (int64_t plane = 0; plane < planes; ++plane) pool_plane(plane);
+    return;
+  }
+#pragma omp parallel for schedule(static)
+  for (int64_t plane = 0; plane < planes; ++plane) pool_plane(plane);
+}
+
+void maxpool2d_bwd(float* dx, const float* dy, const int32_t* argmax, const PoolShape& g) {
+  BS_CHECK(ref::is_valid(g), "maxpool2d_bwd: bad geometry");
+  const int64_t PQ = g.P() * g.Q(), HW = g.H * g.W, planes = g.N * g.C;
+  // Planes are disjoint, so threads never touch the same dx element; within a plane the
+  // scatter runs in ref's order, which keeps overlapping windows' sums bitwise equal.
+  auto route_plane = [&](int64_t plane) {
+    float* dxp = dx + plane * HW;
+    const float* dyp = dy + plane * PQ;
+    const int32_t* ap = argmax + plane * PQ;
+    for (int64_t i = 0; i < HW; ++i) dxp[i] = 0.0f;
+    for (int64_t i = 0; i < PQ; ++i) dxp[ap[i]] += dyp[i];
+  };
+  if (planes * HW < kParallelMin) {
+    for (int64_t plane = 0; plane < planes; ++plane) route_plane(plane);
+    return;
+  }
+#pragma omp parallel for schedule(static)
+  for (int64_t plane = 0; plane < planes; ++plane) route_plane(plane);
+}
+
+}  // namespace batchscope::kernels::cpu

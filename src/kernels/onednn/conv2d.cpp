@@ -1,0 +1,169 @@
+// oneDNN 2-D convolution: forward (bias and fused ReLU as a post-op), backward data and
+// backward weights, one cached Plan per shape. The API is plain nchw / oihw; inside, oneDNN
+// picks its own (blocked) layouts and the plan reorders to and from them. The weight and bias
+// gradients are added into the caller's buffers by the output reorder's sum post-op, since
+// oneDNN primitives overwrite and this op's contract is "accumulate".
+#include "batchscope/error.h"
+#include "kernels/onednn/context.h"
+#include "kernels/onednn/onednn.h"
+#include "kernels/ref/ref.h"
+
+namespace batchscope::kernels::onednn {
+
+namespace {
+
+using dnnl::memory;
+using Tag = memory::format_tag;
+constexpr memory::data_type kF32 = memory::data_type::f32;
+
+// Layout policy, from measurements on the MNIST convs (1 -> 32 on 28x28, 32 -> 64 on 26x26,
+// N = 1, 64, 256, one thread): format_tag::any (oneDNN's jit direct conv on nChw16c) plus the
+// reorders beats the plain-layout gemm convolution by 1.3-1.6x, except that a tensor with
+// fewer than 16 channels gets padded to a whole 16-channel block, which made conv1's input
+// gradient 8x slower. So activations with fewer channels stay plain; weights are always any.
+constexpr int64_t kMinBlockedChannels = 16;
+Tag activation_layout(int64_t channels) {
+  return channels >= kMinBlockedChannels ? Tag::any : Tag::nchw;
+}
+
+enum class ConvOp : int64_t { kFwd = 1, kBwdData, kBwdWeight };
+
+CacheKey conv_key(ConvOp op, const ConvShape& g, bool has_bias, bool relu) {
+  return make_key({static_cast<int64_t>(op), g.N, g.C, g.H, g.W, g.K, g.R, g.S, g.stride_h,
+                   g.stride_w, g.pad_h, g.pad_w, has_bias, relu});
+}
+
+// The caller's layouts.
+memory::desc src_md(const ConvShape& g) { return {{g.N, g.C, g.H, g.W}, kF32, Tag::nchw}; }
+memory::desc weights_md(const ConvShape& g) { return {{g.K, g.C, g.R, g.S}, kF32, Tag::oihw}; }
+memory::desc bias_md(const ConvShape& g) { return {{g.K}, kF32, Tag::x}; }
+memory::desc dst_md(const ConvShape& g) { return {{g.N, g.K, g.P(), g.Q()}, kF32, Tag::nchw}; }
+// What the primitives are asked for.
+memory::desc src_any(const ConvShape& g) {
+  return {{g.N, g.C, g.H, g.W}, kF32, activation_layout(g.C)};
+}
+memory::desc weights_any(const ConvShape& g) { return {{g.K, g.C, g.R, g.S}, kF32, Tag::any}; }
+memory::desc dst_any(const ConvShape& g) {
+  return {{g.N, g.K, g.P(), g.Q()}, kF32, activation_layout(g.K)};
+}
+
+memory::dims strides(const ConvShape& g) { return {g.stride_h, g.stride_w}; }
+// Symmetric padding, as PyTorch passes it: when (H + 2*pad - R) is not a multiple of the
+// stride the last rows of padding are simply never read, which oneDNN accepts.
+memory::dims padding(const ConvShape& g) { return {g.pad_h, g.pad_w}; }
+
+dnnl::convolution_forward::desc fwd_desc(const ConvShape& g, bool has_bias) {
+  // A zero memory descriptor for the bias tells oneDNN there is none.
+  return dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training,
+                                         dnnl::algorithm::convolution_direct, src_any(g),
+                                         weights_any(g), has_bias ? bias_md(g) : memory::desc(),
+                                         dst_any(g), strides(g), padding(g), padding(g));
+}
+
+std::unique_ptr<Plan> build_fwd(const ConvShape& g, bool has_bias, bool relu) {
+  try {
+    dnnl::primitive_attr attr = base_attr();
+    if (relu) {
+      dnnl::post_ops ops;
+      ops.append_eltwise(/*scale=*/1.0f, dnnl::algorithm::eltwise_relu, /*alpha=*/0.0f,
+                         /*beta=*/0.0f);
+      attr.set_post_ops(ops);
+    }
+    const dnnl::convolution_forward::primitive_desc pd(fwd_desc(g, has_bias), attr, engine());
+    auto plan = std::make_unique<Plan>(dnnl::convolution_forward(pd), pd);
+    plan->add_input(DNNL_ARG_SRC, src_md(g), pd.src_desc());
+    plan->add_input(DNNL_ARG_WEIGHTS, weights_md(g), pd.weights_desc());
+    if (has_bias) plan->add_input(DNNL_ARG_BIAS, bias_md(g), pd.bias_desc());
+    plan->add_output(DNNL_ARG_DST, dst_md(g), pd.dst_desc(), /*accumulate=*/false);
+    return plan;
+  } catch (const dnnl::error& err) {
+    creation_failed("conv2d_fwd", err);
+  }
+}
+
+std::unique_ptr<Plan> build_bwd_data(const ConvShape& g) {
+  try {
+    // Backward primitives take the forward one as a hint for their algorithm choice.
+    const dnnl::convolution_forward::primitive_desc hint(fwd_desc(g, /*has_bias=*/false),
+                                                         base_attr(), engine());
+    const dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, src_any(g),
+                                                  weights_any(g), dst_any(g), strides(g),
+                                                  padding(g), padding(g));
+    const dnnl::convolution_backward_data::primitive_desc pd(d, base_attr(), engine(), hint);
+    auto plan = std::make_unique<Plan>(dnnl::convolution_backward_data(pd), pd);
+    plan->add_input(DNNL_ARG_DIFF_DST, dst_md(g), pd.diff_dst_desc());
+    plan->add_input(DNNL_ARG_WEIGHTS, weights_md(g), pd.weights_desc());
+    plan->add_output(DNNL_ARG_DIFF_SRC, src_md(g), pd.diff_src_desc(), /*accumulate=*/false);
+    return plan;
+  } catch (const dnnl::error& err) {
+    creation_failed("conv2d_bwd_data", err);
+  }
+}
+
+std::unique_ptr<Plan> build_bwd_weight(const ConvShape& g, bool has_bias) {
+  try {
+    const dnnl::convolution_forward::primitive_desc hint(fwd_desc(g, has_bias), base_attr(),
+                                                         engine());
+    const dnnl::convolution_backward_weights::desc d(
+        dnnl::algorithm::convolution_direct, src_any(g), weights_any(g),
+        has_bias ? bias_md(g) : memory::desc(), dst_any(g), strides(g), padding(g), padding(g));
+    const dnnl::convolution_backward_weights::primitive_desc pd(d, base_attr(), engine(), hint);
+    auto plan = std::make_unique<Plan>(dnnl::convolution_backward_weights(pd), pd);
+    plan->add_input(DNNL_ARG_SRC, src_md(g), pd.src_desc());
+    plan->add_input(DNNL_ARG_DIFF_DST, dst_md(g), pd.diff_dst_desc());
+    plan->add_output(DNNL_ARG_DIFF_WEIGHTS, weights_md(g), pd.diff_weights_desc(),
+                     /*accumulate=*/true);
+    if (has_bias)
+      plan->add_output(DNNL_ARG_DIFF_BIAS, bias_md(g), pd.diff_bias_desc(), /*accumulate=*/true);
+    return plan;
+  } catch (const dnnl::error& err) {
+    creation_failed("conv2d_bwd_weight", err);
+  }
+}
+
+Cache<Plan>& cache() {
+  static Cache<Plan> c;
+  return c;
+}
+
+}  // namespace
+
+void conv2d_fwd(float* y, const float* x, const float* w, const float* b, const ConvShape& g,
+                bool relu) {
+  BS_CHECK(ref::is_valid(g), "conv2d_fwd: bad geometry");
+  const bool has_bias = b != nullptr;
+  std::lock_guard lock(call_mutex());
+  Plan& plan = find_or_build(cache(), conv_key(ConvOp::kFwd, g, has_bias, relu),
+                             [&] { return build_fwd(g, has_bias, relu); });
+  plan.set(DNNL_ARG_SRC, x);
+  plan.set(DNNL_ARG_WEIGHTS, w);
+  if (has_bias) plan.set(DNNL_ARG_BIAS, b);
+  plan.set(DNNL_ARG_DST, y);
+  plan.execute();
+}
+
+void conv2d_bwd_data(float* dx, const float* dy, const float* w, const ConvShape& g) {
+  BS_CHECK(ref::is_valid(g), "conv2d_bwd_data: bad geometry");
+  std::lock_guard lock(call_mutex());
+  const CacheKey key = conv_key(ConvOp::kBwdData, g, /*has_bias=*/false, /*relu=*/false);
+  Plan& plan = find_or_build(cache(), key, [&] { return build_bwd_data(g); });
+  plan.set(DNNL_ARG_DIFF_SRC, dx);
+  plan.set(DNNL_ARG_WEIGHTS, w);
+  plan.set(DNNL_ARG_DIFF_DST, dy);
+  plan.execute();
+}
+
+void conv2d_bwd_weight(float* dw, float* db, const float* dy, const float* x, const ConvShape& g) {
+  BS_CHECK(ref::is_valid(g), "conv2d_bwd_weight: bad geometry");
+  const bool has_bias = db != nullptr;
+  std::lock_guard lock(call_mutex());
+  Plan& plan = find_or_build(cache(), conv_key(ConvOp::kBwdWeight, g, has_bias, /*relu=*/false),
+                             [&] { return build_bwd_weight(g, has_bias); });
+  plan.set(DNNL_ARG_SRC, x);
+  plan.set(DNNL_ARG_DIFF_DST, dy);
+  plan.set(DNNL_ARG_DIFF_WEIGHTS, dw);
+  if (has_bias) plan.set(DNNL_ARG_DIFF_BIAS, db);
+  plan.execute();
+}
+
+}  // namespace batchscope::kernels::onednn

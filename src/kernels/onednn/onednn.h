@@ -1,0 +1,30 @@
+// The oneDNN back-end: convolution and dense ops on oneDNN 2.6 primitives, plain layouts at
+// the API (nchw / oihw / row-major matrices). Each distinct shape gets its primitives built
+// once and cached; later calls only repoint memory handles and execute. Only these six slots
+// are provided here; registry.cpp fills the rest from kernels::cpu and ref.
+#pragma once
+#include <cstdint>
+
+#include "kernels/kernels.h"
+
+namespace batchscope::kernels::onednn {
+
+// y: [N,K,P,Q] out, overwritten.  x: [N,C,H,W] in.  w: [K,C,R,S] in.  b: [K] in, or nullptr.
+void conv2d_fwd(float* y, const float* x, const float* w, const float* b, const ConvShape& g,
+                bool relu);
+// dx: [N,C,H,W] out, overwritten.  dy: [N,K,P,Q] in.  w: [K,C,R,S] in.
+void conv2d_bwd_data(float* dx, const float* dy, const float* w, const ConvShape& g);
+// dw: [K,C,R,S] out, accumulate.  db: [K] out, accumulate, or nullptr.
+// dy: [N,K,P,Q] in.  x: [N,C,H,W] in.
+void conv2d_bwd_weight(float* dw, float* db, const float* dy, const float* x, const ConvShape& g);
+
+// y: [N,O] out, overwritten.  x: [N,I] in.  w: [O,I] in.  b: [O] in, or nullptr.
+void dense_fwd(float* y, const float* x, const float* w, const float* b, int64_t N, int64_t I,
+               int64_t O, bool relu);
+// dx: [N,I] out, overwritten.  dy: [N,O] in.  w: [O,I] in.
+void dense_bwd_data(float* dx, const float* dy, const float* w, int64_t N, int64_t I, int64_t O);
+// dw: [O,I] out, accumulate.  db: [O] out, accumulate, or nullptr.  dy: [N,O] in.  x: [N,I] in.
+void dense_bwd_weight(float* dw, float* db, const float* dy, const float* x, int64_t N, int64_t I,
+                      int64_t O);
+
+}  // namespace batchscope::kernels::onednn

@@ -1,0 +1,317 @@
+// Conv2d kernels: ref against hand-computed cases and the adjoint identity (so the oracle is
+// checked, not trusted), then every registered table against ref over edge shapes (1, 3, 15,
+// 16, 17, 32 channels; 1x1, 3x3, 5x5 and rectangular filters; stride 1-2; pad 0-2; odd sizes)
+// and the MNIST net's two convolutions at N = 1 and 64. Overwritten outputs are NaN-filled
+// first; accumulated ones start from random values that the kernel must add to.
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <vector>
+
+#include "kernels/kernels.h"
+#include "kernels/ref/ref.h"
+#include "support/kernel_test_util.h"
+
+namespace batchscope {
+namespace {
+
+using kernels::ConvShape;
+using kernels::OpTable;
+using test::describe;
+using test::nan_floats;
+using test::random_floats;
+using test::to_string;
+
+size_t x_size(const ConvShape& g) { return static_cast<size_t>(g.N * g.C * g.H * g.W); }
+size_t w_size(const ConvShape& g) { return static_cast<size_t>(g.K * g.C * g.R * g.S); }
+size_t y_size(const ConvShape& g) { return static_cast<size_t>(g.N * g.K * g.P() * g.Q()); }
+std::array<int64_t, 4> x_dims(const ConvShape& g) { return {g.N, g.C, g.H, g.W}; }
+std::array<int64_t, 4> w_dims(const ConvShape& g) { return {g.K, g.C, g.R, g.S}; }
+std::array<int64_t, 4> y_dims(const ConvShape& g) { return {g.N, g.K, g.P(), g.Q()}; }
+std::array<int64_t, 1> b_dims(const ConvShape& g) { return {g.K}; }
+
+// {N, C, H, W, K, R, S, stride_h, stride_w, pad_h, pad_w}
+const std::vector<ConvShape> kEdgeShapes = {
+    {1, 1, 5, 5, 1, 1, 1, 1, 1, 0, 0},      // smallest: 1x1 filter, one channel
+    {2, 3, 7, 9, 15, 3, 3, 1, 1, 1, 1},     // odd sizes, "same" padding
+    {3, 16, 8, 8, 17, 3, 3, 2, 2, 1, 1},    // stride 2, 16 -> 17 channels
+    {1, 17, 11, 13, 16, 5, 5, 1, 1, 2, 2},  // 5x5, pad 2
+    {17, 15, 6, 6, 3, 1, 1, 2, 2, 0, 0},    // 1x1 stride 2, N = 17
+    {2, 32, 9, 9, 32, 3, 3, 2, 2, 0, 0},    // stride 2 without padding, odd input
+    {3, 3, 10, 7, 32, 5, 5, 2, 2, 2, 2},    // 5x5 stride 2 pad 2
+    {2, 16, 12, 12, 16, 3, 3, 1, 1, 0, 0},  // exactly one vector of channels
+    {1, 17, 5, 6, 1, 3, 5, 1, 2, 2, 1},     // rectangular filter, mixed stride and pad
+    {17, 1, 12, 12, 32, 3, 3, 1, 1, 0, 0},  // conv1-like with N = 17
+    {2, 3, 4, 4, 16, 5, 5, 1, 1, 2, 2},     // filter larger than the input
+    {3, 1, 3, 3, 1, 3, 3, 2, 2, 1, 1},      // padding-dominated
+};
+// The benchmark net: conv1 1 -> 32 on 28x28, conv2 32 -> 64 on 26x26, both 3x3.
+const std::vector<ConvShape> kMnistShapes = {
+    {1, 1, 28, 28, 32, 3, 3},
+    {64, 1, 28, 28, 32, 3, 3},
+    {1, 32, 26, 26, 64, 3, 3},
+    {64, 32, 26, 26, 64, 3, 3},
+};
+
+// Inputs in [-1, 1], so every product is at most 1 in size.
+struct ConvData {
+  std::vector<float> x, w, b, dy;
+  explicit ConvData(const ConvShape& g)
+      : x(random_floats(x_size(g), /*seed=*/11)),
+        w(random_floats(w_size(g), /*seed=*/12)),
+        b(random_floats(static_cast<size_t>(g.K), /*seed=*/13)),
+        dy(random_floats(y_size(g), /*seed=*/14)) {}
+};
+
+// Forward: ref once per (shape, bias); the ReLU expectation is ref's own max(·, 0) of it,
+// and ref's fused ReLU is itself checked by the hand-computed case.
+void check_fwd(const ConvShape& g, bool bias) {
+  const ConvData d(g);
+  const float* b = bias ? d.b.data() : nullptr;
+  std::vector<float> expected = nan_floats(y_size(g));
+  kernels::ref::conv2d_fwd(expected.data(), d.x.data(), d.w.data(), b, g, /*relu=*/false);
+  std::vector<float> expected_relu = expected;
+  for (float& v : expected_relu) v = std::max(v, 0.0f);
+  const auto tol = test::reduction_tolerance(g.C * g.R * g.S + 1, 1.0);
+  for (const OpTable* t : test::tables()) {
+    for (bool relu : {false, true}) {
+      std::vector<float> got = nan_floats(y_size(g));
+      if (t->conv2d_fwd == &kernels::ref::conv2d_fwd)
+        got = relu ? expected_relu : expected;  // ref itself: only the NaN check remains
+      else
+        t->conv2d_fwd(got.data(), d.x.data(), d.w.data(), b, g, relu);
+      const std::string extra = std::string(bias ? " bias" : " no-bias") + (relu ? " relu" : "");
+      EXPECT_TRUE(test::all_close(got, relu ? expected_relu : expected, tol,
+                                  describe("conv2d_fwd", t->name, to_string(g), extra), y_dims(g)));
+    }
+  }
+}
+
+void check_bwd_data(const ConvShape& g) {
+  const ConvData d(g);
+  std::vector<float> expected = nan_floats(x_size(g));
+  kernels::ref::conv2d_bwd_data(expected.data(), d.dy.data(), d.w.data(), g);
+  const auto tol = test::reduction_tolerance(g.K * g.R * g.S, 1.0);
+  for (const OpTable* t : test::tables()) {
+    std::vector<float> got = nan_floats(x_size(g));
+    if (t->conv2d_bwd_data == &kernels::ref::conv2d_bwd_data)
+      got = expected;  // ref itself: only the NaN check remains
+    else
+      t->conv2d_bwd_data(got.data(), d.dy.data(), d.w.data(), g);
+    EXPECT_TRUE(test::all_close(got, expected, tol,
+                                describe("conv2d_bwd_data", t->name, to_string(g)), x_dims(g)));
+  }
+}
+
+void check_bwd_weight(const ConvShape& g, bool bias) {
+  const ConvData d(g);
+  // Accumulated outputs start from known random values, not zero.
+  const std::vector<float> dw0 = random_floats(w_size(g), /*seed=*/21);
+  const std::vector<float> db0 = random_floats(static_cast<size_t>(g.K), /*seed=*/22);
+  std::vector<float> dw_ref = dw0, db_ref = db0;
+  kernels::ref::conv2d_bwd_weight(dw_ref.data(), bias ? db_ref.data() : nullptr, d.dy.data(),
+                                  d.x.data(), g);
+  const auto tol = test::reduction_tolerance(g.N * g.P() * g.Q() + 1, 1.0);
+  const std::string extra = bias ? " bias" : " no-bias";
+  for (const OpTable* t : test::tables()) {
+    std::vector<float> dw = dw_ref, db = db_ref;  // ref itself: nothing left to compare
+    if (t->conv2d_bwd_weight != &kernels::ref::conv2d_bwd_weight) {
+      dw = dw0;
+      db = db0;
+      t->conv2d_bwd_weight(dw.data(), bias ? db.data() : nullptr, d.dy.data(), d.x.data(), g);
+    }
+    EXPECT_TRUE(test::all_close(dw, dw_ref, tol,
+                                describe("conv2d_bwd_weight(dw)", t->name, to_string(g), extra),
+                                w_dims(g)));
+    // Without a bias, db must be left alone: db_ref still holds db0 then.
+    EXPECT_TRUE(test::all_close(db, db_ref, tol,
+                                describe("conv2d_bwd_weight(db)", t->name, to_string(g), extra),
+                                b_dims(g)));
+  }
+}
+
+// ---- ref (and every table) against hand-computed numbers ----
+
+// x = 1..9 as a 3x3 image, w = [[2, 0], [0, -1]], b = 0.5: y[p,q] = 2 x[p,q] - x[p+1,q+1] + .5
+TEST(Conv2d, ForwardHandComputed2x2Filter) {
+  const ConvShape g{1, 1, 3, 3, 1, 2, 2};
+  const std::vector<float> x = {1, 2, 3, 4, 5, 6, 7, 8, 9}, w = {2, 0, 0, -1}, b = {0.5f};
+  const std::vector<float> expected = {-2.5f, -1.5f, 0.5f, 1.5f};
+  const std::vector<float> expected_relu = {0.0f, 0.0f, 0.5f, 1.5f};
+  for (const OpTable* t : test::tables()) {
+    for (bool relu : {false, true}) {
+      std::vector<float> y = nan_floats(4);
+      t->conv2d_fwd(y.data(), x.data(), w.data(), b.data(), g, relu);
+      EXPECT_TRUE(test::all_close(y, relu ? expected_relu : expected, test::kExact,
+                                  describe("conv2d_fwd", t->name, to_string(g)), y_dims(g)));
+    }
+  }
+}
+
+// Ones 3x3 filter with pad 1 sums each pixel's neighbourhood; stride 2 keeps the corners.
+TEST(Conv2d, ForwardHandComputedPaddingAndStride) {
+  const std::vector<float> x = {1, 2, 3, 4, 5, 6, 7, 8, 9}, w(9, 1.0f);
+  const ConvShape same{1, 1, 3, 3, 1, 3, 3, 1, 1, 1, 1};
+  const ConvShape strided{1, 1, 3, 3, 1, 3, 3, 2, 2, 1, 1};
+  const std::vector<float> expected_same = {12, 21, 16, 27, 45, 33, 24, 39, 28};
+  const std::vector<float> expected_strided = {12, 16, 24, 28};
+  for (const OpTable* t : test::tables()) {
+    std::vector<float> y = nan_floats(9);
+    t->conv2d_fwd(y.data(), x.data(), w.data(), nullptr, same, /*relu=*/false);
+    EXPECT_TRUE(test::all_close(y, expected_same, test::kExact,
+                                describe("conv2d_fwd", t->name, to_string(same)), y_dims(same)));
+    y = nan_floats(4);
+    t->conv2d_fwd(y.data(), x.data(), w.data(), nullptr, strided, /*relu=*/false);
+    EXPECT_TRUE(test::all_close(y, expected_strided, test::kExact,
+                                describe("conv2d_fwd", t->name, to_string(strided)),
+                                y_dims(strided)));
+  }
+}
+
+// 1x1 filter across channels: y[k] = sum_c w[k,c] x[c] pins down the [K,C] weight order and
+// the per-image offsets (two images).
+TEST(Conv2d, ForwardHandComputedChannelMixing) {
+  const ConvShape g{2, 2, 1, 1, 3, 1, 1};
+  const std::vector<float> x = {1, 10, 2, 20};      // image 0: (1, 10); image 1: (2, 20)
+  const std::vector<float> w = {1, 2, 3, 4, 5, 6};  // rows k: (1,2) (3,4) (5,6)
+  const std::vector<float> b = {0, 100, 0};
+  const std::vector<float> expected = {21, 143, 65, 42, 186, 130};
+  for (const OpTable* t : test::tables()) {
+    std::vector<float> y = nan_floats(6);
+    t->conv2d_fwd(y.data(), x.data(), w.data(), b.data(), g, /*relu=*/false);
+    EXPECT_TRUE(test::all_close(y, expected, test::kExact,
+                                describe("conv2d_fwd", t->name, to_string(g)), y_dims(g)));
+  }
+}
+
+// Same geometry as the 2x2 forward case, dy = 1..4: dx[h,w] = 2 dy[h,w] - dy[h-1,w-1].
+TEST(Conv2d, BackwardDataHandComputed) {
+  const ConvShape g{1, 1, 3, 3, 1, 2, 2};
+  const std::vector<float> dy = {1, 2, 3, 4}, w = {2, 0, 0, -1};
+  const std::vector<float> expected = {2, 4, 0, 6, 7, -2, 0, -3, -4};
+  for (const OpTable* t : test::tables()) {
+    std::vector<float> dx = nan_floats(9);
+    t->conv2d_bwd_data(dx.data(), dy.data(), w.data(), g);
+    EXPECT_TRUE(test::all_close(dx, expected, test::kExact,
+                                describe("conv2d_bwd_data", t->name, to_string(g)), x_dims(g)));
+  }
+}
+
+// dw[r,s] = sum_{p,q} dy[p,q] x[p+r,q+s] = 37 47 67 77, db = 10, added to 1 and 0.5.
+TEST(Conv2d, BackwardWeightHandComputedAccumulates) {
+  const ConvShape g{1, 1, 3, 3, 1, 2, 2};
+  const std::vector<float> x = {1, 2, 3, 4, 5, 6, 7, 8, 9}, dy = {1, 2, 3, 4};
+  for (const OpTable* t : test::tables()) {
+    std::vector<float> dw(4, 1.0f), db(1, 0.5f);
+    t->conv2d_bwd_weight(dw.data(), db.data(), dy.data(), x.data(), g);
+    EXPECT_TRUE(test::all_close(dw, std::vector<float>{38, 48, 68, 78}, test::kExact,
+                                describe("conv2d_bwd_weight(dw)", t->name, to_string(g)),
+                                w_dims(g)));
+    EXPECT_TRUE(test::all_close(db, std::vector<float>{10.5f}, test::kExact,
+                                describe("conv2d_bwd_weight(db)", t->name, to_string(g)),
+                                b_dims(g)));
+  }
+}
+
+// The two gradients are the adjoints of the (linear, bias-free) forward map:
+// <conv(x, w), dy> = <x, bwd_data(dy, w)> = <w, bwd_weight(dy, x)>. An independent check of
+// ref's index arithmetic on every edge shape.
+TEST(Conv2d, RefBackwardIsAdjointOfForward) {
+  for (const ConvShape& g : kEdgeShapes) {
+    const ConvData d(g);
+    std::vector<float> y(y_size(g)), dx(x_size(g)), dw(w_size(g), 0.0f);
+    kernels::ref::conv2d_fwd(y.data(), d.x.data(), d.w.data(), nullptr, g, /*relu=*/false);
+    kernels::ref::conv2d_bwd_data(dx.data(), d.dy.data(), d.w.data(), g);
+    kernels::ref::conv2d_bwd_weight(dw.data(), nullptr, d.dy.data(), d.x.data(), g);
+    auto dot = [](const std::vector<float>& a, const std::vector<float>& b) {
+      double s = 0.0;
+      for (size_t i = 0; i < a.size(); ++i) s += static_cast<double>(a[i]) * b[i];
+      return s;
+    };
+    const double via_y = dot(y, d.dy), via_x = dot(dx, d.x), via_w = dot(dw, d.w);
+    // Each side is a sum of float-rounded partial sums; their rounding bounds the gap.
+    const double tol = 1e-6 * static_cast<double>(y_size(g)) * static_cast<double>(g.C * g.R * g.S);
+    EXPECT_NEAR(via_x, via_y, tol) << to_string(g);
+    EXPECT_NEAR(via_w, via_y, tol) << to_string(g);
+  }
+}
+
+// ---- every table against ref ----
+
+TEST(Conv2d, ForwardMatchesRefOnEdgeShapes) {
+  for (const ConvShape& g : kEdgeShapes) {
+    check_fwd(g, /*bias=*/true);
+    check_fwd(g, /*bias=*/false);
+  }
+}
+
+TEST(Conv2d, ForwardMatchesRefOnMnistShapes) {
+  for (const ConvShape& g : kMnistShapes) check_fwd(g, /*bias=*/true);
+}
+
+TEST(Conv2d, BackwardDataMatchesRefOnEdgeShapes) {
+  for (const ConvShape& g : kEdgeShapes) check_bwd_data(g);
+}
+
+TEST(Conv2d, BackwardDataMatchesRefOnMnistShapes) {
+  // conv1's input gradient is never needed (its input is the image), so only conv2.
+  for (const ConvShape& g : kMnistShapes)
+    if (g.C > 1) check_bwd_data(g);
+}
+
+TEST(Conv2d, BackwardWeightMatchesRefOnEdgeShapes) {
+  for (const ConvShape& g : kEdgeShapes) {
+    check_bwd_weight(g, /*bias=*/true);
+    check_bwd_weight(g, /*bias=*/false);
+  }
+}
+
+TEST(Conv2d, BackwardWeightMatchesRefOnMnistShapes) {
+  for (const ConvShape& g : kMnistShapes) check_bwd_weight(g, /*bias=*/true);
+}
+
+// Cached primitives must follow the caller's buffers from call to call, with other shapes
+// in between, and give bitwise-identical results for identical inputs.
+TEST(Conv2d, RepeatedCallsFollowBuffersAndAreDeterministic) {
+  const ConvShape a{2, 3, 7, 9, 15, 3, 3, 1, 1, 1, 1};
+  const ConvShape other{3, 16, 8, 8, 17, 3, 3, 2, 2, 1, 1};
+  const ConvData da(a), dother(other);
+  std::vector<float> x2 = random_floats(x_size(a), /*seed=*/31);
+  std::vector<float> expected1(y_size(a)), expected2(y_size(a));
+  kernels::ref::conv2d_fwd(expected1.data(), da.x.data(), da.w.data(), da.b.data(), a, false);
+  kernels::ref::conv2d_fwd(expected2.data(), x2.data(), da.w.data(), da.b.data(), a, false);
+  const auto tol = test::reduction_tolerance(a.C * a.R * a.S + 1, 1.0);
+  for (const OpTable* t : test::tables()) {
+    std::vector<float> y1 = nan_floats(y_size(a)), y2 = nan_floats(y_size(a));
+    std::vector<float> y1_again = nan_floats(y_size(a)), y_other = nan_floats(y_size(other));
+    t->conv2d_fwd(y1.data(), da.x.data(), da.w.data(), da.b.data(), a, /*relu=*/false);
+    t->conv2d_fwd(y_other.data(), dother.x.data(), dother.w.data(), dother.b.data(), other,
+                  /*relu=*/false);
+    t->conv2d_fwd(y2.data(), x2.data(), da.w.data(), da.b.data(), a, /*relu=*/false);
+    t->conv2d_fwd(y1_again.data(), da.x.data(), da.w.data(), da.b.data(), a, /*relu=*/false);
+    const std::string what = describe("conv2d_fwd", t->name, to_string(a));
+    EXPECT_TRUE(test::all_close(y1, expected1, tol, what + " call 1", y_dims(a)));
+    EXPECT_TRUE(test::all_close(y2, expected2, tol, what + " call 2", y_dims(a)));
+    EXPECT_TRUE(test::all_close(y1_again, y1, test::kExact, what + " repeat", y_dims(a)));
+  }
+}
+
+// oneDNN sizes a primitive for the thread count it was created under; after the count
+// changes the back-end must build fresh plans, and results must still match ref.
+TEST(Conv2d, ThreadCountChangeStillMatchesRef) {
+  const ConvShape g{3, 32, 12, 12, 64, 3, 3, 1, 1, 1, 1};
+  const int saved = omp_get_max_threads();
+  for (int threads : {saved, 1, saved}) {
+    omp_set_num_threads(threads);
+    check_fwd(g, /*bias=*/true);
+    check_bwd_data(g);
+    check_bwd_weight(g, /*bias=*/true);
+  }
+  omp_set_num_threads(saved);
+}
+
+}  // namespace
+}  // namespace batchscope

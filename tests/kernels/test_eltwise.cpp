@@ -1,0 +1,123 @@
+// ReLU kernels and the op registry. ReLU: every table against the definition on sizes around
+// the vector width and past the threading threshold, in place and out of place, with exact
+// zeros and negative zeros in the input. Registry: table names, slot completeness, and the
+// --backend parser's error.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "batchscope/error.h"
+#include "kernels/kernels.h"
+#include "support/kernel_test_util.h"
+
+namespace batchscope {
+namespace {
+
+using kernels::OpTable;
+using test::describe;
+using test::nan_floats;
+using test::random_floats;
+
+// 1..17 straddle a 16-float vector; 100003 is odd and above the 65536 threading threshold.
+const std::vector<int64_t> kSizes = {1, 2, 15, 16, 17, 1000, 100003};
+
+// Random in [-1, 1] with every 7th element an exact 0 and every 11th a -0.
+std::vector<float> relu_input(int64_t n, uint64_t seed) {
+  std::vector<float> v = random_floats(static_cast<size_t>(n), seed);
+  for (size_t i = 0; i < v.size(); i += 7) v[i] = 0.0f;
+  for (size_t i = 5; i < v.size(); i += 11) v[i] = -0.0f;
+  return v;
+}
+
+std::string size_str(int64_t n) { return "n=" + std::to_string(n); }
+
+TEST(Relu, HandComputed) {
+  const std::vector<float> x = {-2, -0.0f, 0, 0.5f, 3}, dy = {1, 2, 3, 4, 5};
+  const std::array<int64_t, 1> dims{5};
+  for (const OpTable* t : test::tables()) {
+    std::vector<float> y = nan_floats(5);
+    t->relu_fwd(y.data(), x.data(), 5);
+    EXPECT_TRUE(test::all_close(y, std::vector<float>{0, 0, 0, 0.5f, 3}, test::kExact,
+                                describe("relu_fwd", t->name, "n=5"), dims));
+    std::vector<float> dx = nan_floats(5);
+    t->relu_bwd(dx.data(), dy.data(), y.data(), 5);
+    EXPECT_TRUE(test::all_close(dx, std::vector<float>{0, 0, 0, 4, 5}, test::kExact,
+                                describe("relu_bwd", t->name, "n=5"), dims));
+  }
+}
+
+TEST(Relu, ForwardMatchesDefinition) {
+  for (int64_t n : kSizes) {
+    const std::vector<float> x = relu_input(n, /*seed=*/81);
+    std::vector<float> expected(x.size());
+    for (size_t i = 0; i < x.size(); ++i) expected[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    const std::array<int64_t, 1> dims{n};
+    for (const OpTable* t : test::tables()) {
+      std::vector<float> y = nan_floats(x.size());
+      t->relu_fwd(y.data(), x.data(), n);
+      EXPECT_TRUE(test::all_close(y, expected, test::kExact,
+                                  describe("relu_fwd", t->name, size_str(n)), dims));
+      std::vector<float> in_place = x;
+      t->relu_fwd(in_place.data(), in_place.data(), n);
+      EXPECT_TRUE(test::all_close(in_place, expected, test::kExact,
+                                  describe("relu_fwd", t->name, size_str(n), " in-place"), dims));
+    }
+  }
+}
+
+TEST(Relu, BackwardMatchesDefinition) {
+  for (int64_t n : kSizes) {
+    std::vector<float> y = relu_input(n, /*seed=*/82);
+    for (float& v : y) v = v > 0.0f ? v : 0.0f;  // a real forward output: >= 0
+    const std::vector<float> dy = random_floats(static_cast<size_t>(n), /*seed=*/83);
+    std::vector<float> expected(dy.size());
+    for (size_t i = 0; i < dy.size(); ++i) expected[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+    const std::array<int64_t, 1> dims{n};
+    for (const OpTable* t : test::tables()) {
+      std::vector<float> dx = nan_floats(dy.size());
+      t->relu_bwd(dx.data(), dy.data(), y.data(), n);
+      EXPECT_TRUE(test::all_close(dx, expected, test::kExact,
+                                  describe("relu_bwd", t->name, size_str(n)), dims));
+      std::vector<float> in_place = dy;
+      t->relu_bwd(in_place.data(), in_place.data(), y.data(), n);
+      EXPECT_TRUE(test::all_close(in_place, expected, test::kExact,
+                                  describe("relu_bwd", t->name, size_str(n), " in-place"), dims));
+    }
+  }
+}
+
+// ---- the registry (kernels.h's table plumbing; it has no test file of its own) ----
+
+TEST(Registry, TablesAreNamedCompleteAndReachableByBackend) {
+  const std::vector<const OpTable*> all = test::tables();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0]->name, "reference");
+  EXPECT_EQ(all[1]->name, "onednn");
+  EXPECT_EQ(&kernels::ops(kernels::Backend::Reference), all[0]);
+  EXPECT_EQ(&kernels::ops(kernels::Backend::OneDnn), all[1]);
+  for (const OpTable* t : all) {
+    EXPECT_TRUE(t->conv2d_fwd && t->conv2d_bwd_data && t->conv2d_bwd_weight && t->dense_fwd &&
+                t->dense_bwd_data && t->dense_bwd_weight && t->maxpool2d_fwd && t->maxpool2d_bwd &&
+                t->relu_fwd && t->relu_bwd && t->softmax_xent_fwd && t->softmax_xent_bwd)
+        << t->name << " has an empty slot";
+  }
+}
+
+TEST(Registry, ParseBackend) {
+  EXPECT_EQ(kernels::parse_backend("reference"), kernels::Backend::Reference);
+  EXPECT_EQ(kernels::parse_backend("onednn"), kernels::Backend::OneDnn);
+  try {
+    kernels::parse_backend("xyz");
+    FAIL() << "parse_backend accepted 'xyz'";
+  } catch (const UsageError& e) {
+    EXPECT_STREQ(e.what(), "--backend: 'xyz' is not a back-end; expected reference or onednn");
+  }
+  EXPECT_THROW(kernels::parse_backend(""), UsageError);
+  EXPECT_THROW(kernels::parse_backend("OneDNN"), UsageError);
+}
+
+}  // namespace
+}  // namespace batchscope

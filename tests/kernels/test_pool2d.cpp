@@ -1,0 +1,134 @@
+// Max-pool kernels: every table on hand-computed cases (ties, overlapping windows), then
+// every table against ref, exactly (pooling does no arithmetic but the backward sum, which
+// runs in the same order), over edge shapes and the MNIST pool (2x2 on 64x24x24, N = 1, 64).
+// One input is quantised to a few levels so that ties are everywhere.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cmath>
+#include <vector>
+
+#include "kernels/kernels.h"
+#include "kernels/ref/ref.h"
+#include "support/kernel_test_util.h"
+
+namespace batchscope {
+namespace {
+
+using kernels::OpTable;
+using kernels::PoolShape;
+using test::describe;
+using test::nan_floats;
+using test::random_floats;
+using test::to_string;
+
+size_t x_size(const PoolShape& g) { return static_cast<size_t>(g.N * g.C * g.H * g.W); }
+size_t y_size(const PoolShape& g) { return static_cast<size_t>(g.N * g.C * g.P() * g.Q()); }
+std::array<int64_t, 4> x_dims(const PoolShape& g) { return {g.N, g.C, g.H, g.W}; }
+std::array<int64_t, 4> y_dims(const PoolShape& g) { return {g.N, g.C, g.P(), g.Q()}; }
+
+// {N, C, H, W, R, S, stride_h, stride_w}
+const std::vector<PoolShape> kShapes = {
+    {1, 64, 24, 24, 2, 2, 2, 2},   // MNIST, N = 1
+    {64, 64, 24, 24, 2, 2, 2, 2},  // MNIST, N = 64 (takes the threaded path)
+    {2, 3, 7, 7, 2, 2, 2, 2},      // odd size: the last row and column are never read
+    {3, 16, 9, 11, 3, 3, 2, 2},    // overlapping windows
+    {17, 1, 5, 5, 3, 3, 1, 1},     // stride 1: heavy overlap
+    {1, 17, 6, 8, 2, 3, 2, 3},     // rectangular window and stride
+    {2, 15, 4, 4, 4, 4, 4, 4},     // one window covers the whole plane
+    {1, 32, 5, 5, 1, 1, 1, 1},     // 1x1: the identity
+    {3, 32, 13, 13, 2, 2, 1, 2},   // mixed strides
+};
+
+std::vector<float> quantised(std::vector<float> v) {
+  for (float& x : v) x = std::round(x * 2.0f);  // -2 .. 2: five levels
+  return v;
+}
+
+void check(const PoolShape& g, const std::vector<float>& x, const char* input_kind) {
+  std::vector<float> y_ref = nan_floats(y_size(g));
+  std::vector<int32_t> arg_ref(y_size(g), -1);
+  kernels::ref::maxpool2d_fwd(y_ref.data(), arg_ref.data(), x.data(), g);
+  const std::vector<float> dy = random_floats(y_size(g), /*seed=*/72);
+  std::vector<float> dx_ref = nan_floats(x_size(g));
+  kernels::ref::maxpool2d_bwd(dx_ref.data(), dy.data(), arg_ref.data(), g);
+  const std::string extra = std::string(" input=") + input_kind;
+  for (const OpTable* t : test::tables()) {
+    std::vector<float> y = nan_floats(y_size(g));
+    std::vector<int32_t> arg(y_size(g), -1);
+    t->maxpool2d_fwd(y.data(), arg.data(), x.data(), g);
+    EXPECT_TRUE(test::all_close(y, y_ref, test::kExact,
+                                describe("maxpool2d_fwd", t->name, to_string(g), extra),
+                                y_dims(g)));
+    EXPECT_TRUE(test::all_equal(
+        arg, arg_ref, describe("maxpool2d_fwd(argmax)", t->name, to_string(g), extra), y_dims(g)));
+    std::vector<float> dx = nan_floats(x_size(g));
+    t->maxpool2d_bwd(dx.data(), dy.data(), arg_ref.data(), g);
+    EXPECT_TRUE(test::all_close(dx, dx_ref, test::kExact,
+                                describe("maxpool2d_bwd", t->name, to_string(g), extra),
+                                x_dims(g)));
+  }
+}
+
+// 4x4, 2x2 windows: maxima 4 (at 4), 9 (tied at 6 and 7: the first, 6, wins), 0 (three-way
+// tie: 8 wins), 7 (at 14). Backward routes dy = 1..4 to exactly those positions.
+TEST(MaxPool2d, HandComputedWithTies) {
+  const PoolShape g{1, 1, 4, 4, 2, 2, 2, 2};
+  const std::vector<float> x = {1, 3,  2, 0,  //
+                                4, 2,  9, 9,  //
+                                0, 0,  5, 6,  //
+                                0, -1, 7, 5};
+  const std::vector<float> dy = {1, 2, 3, 4};
+  std::vector<float> dx_expected(16, 0.0f);
+  dx_expected[4] = 1;
+  dx_expected[6] = 2;
+  dx_expected[8] = 3;
+  dx_expected[14] = 4;
+  for (const OpTable* t : test::tables()) {
+    std::vector<float> y = nan_floats(4);
+    std::vector<int32_t> arg(4, -1);
+    t->maxpool2d_fwd(y.data(), arg.data(), x.data(), g);
+    EXPECT_TRUE(test::all_close(y, std::vector<float>{4, 9, 0, 7}, test::kExact,
+                                describe("maxpool2d_fwd", t->name, to_string(g)), y_dims(g)));
+    EXPECT_TRUE(test::all_equal(arg, std::vector<int32_t>{4, 6, 8, 14},
+                                describe("maxpool2d_fwd(argmax)", t->name, to_string(g)),
+                                y_dims(g)));
+    std::vector<float> dx = nan_floats(16);
+    t->maxpool2d_bwd(dx.data(), dy.data(), arg.data(), g);
+    EXPECT_TRUE(test::all_close(dx, dx_expected, test::kExact,
+                                describe("maxpool2d_bwd", t->name, to_string(g)), x_dims(g)));
+  }
+}
+
+// Overlapping 1x2 windows with stride 1 over (1, 5, 2): both pick the 5, whose gradient is
+// the sum of both outputs' gradients.
+TEST(MaxPool2d, HandComputedOverlapSumsGradients) {
+  const PoolShape g{1, 1, 1, 3, 1, 2, 1, 1};
+  const std::vector<float> x = {1, 5, 2}, dy = {1, 2};
+  for (const OpTable* t : test::tables()) {
+    std::vector<float> y = nan_floats(2);
+    std::vector<int32_t> arg(2, -1);
+    t->maxpool2d_fwd(y.data(), arg.data(), x.data(), g);
+    EXPECT_TRUE(test::all_close(y, std::vector<float>{5, 5}, test::kExact,
+                                describe("maxpool2d_fwd", t->name, to_string(g)), y_dims(g)));
+    EXPECT_TRUE(test::all_equal(arg, std::vector<int32_t>{1, 1},
+                                describe("maxpool2d_fwd(argmax)", t->name, to_string(g)),
+                                y_dims(g)));
+    std::vector<float> dx = nan_floats(3);
+    t->maxpool2d_bwd(dx.data(), dy.data(), arg.data(), g);
+    EXPECT_TRUE(test::all_close(dx, std::vector<float>{0, 3, 0}, test::kExact,
+                                describe("maxpool2d_bwd", t->name, to_string(g)), x_dims(g)));
+  }
+}
+
+TEST(MaxPool2d, MatchesRefOnRandomInput) {
+  for (const PoolShape& g : kShapes) check(g, random_floats(x_size(g), /*seed=*/71), "random");
+}
+
+TEST(MaxPool2d, MatchesRefOnInputFullOfTies) {
+  for (const PoolShape& g : kShapes)
+    check(g, quantised(random_floats(x_size(g), /*seed=*/73)), "quantised");
+}
+
+}  // namespace
+}  // namespace batchscope
