@@ -6,6 +6,7 @@ load_state_dict(strict=True), and reports test accuracy on an IDX test set.
 Usage: torch_eval_checkpoint.py CHECKPOINT.safetensors [DATA_DIR]   (Debian: python3-torch)
 """
 import gzip
+import math
 import os
 import struct
 import sys
@@ -17,30 +18,33 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from st_to_torch import load_safetensors  # noqa: E402
 
 
-def sequential_from_spec(spec, in_channels):
+def sequential_from_spec(spec, in_shape):
     """conv2d:K:R:stride=S:pad=P, relu, maxpool2d:R:stride=S, flatten, dense:O, dropout:p."""
-    layers, c, flat = [], in_channels, None
+    layers, shape = [], list(in_shape)
     for token in spec.split(","):
         kind, *args = token.split(":")
         pos = [a for a in args if "=" not in a]
         kw = dict(a.split("=", 1) for a in args if "=" in a)
         if kind == "conv2d":
             k, r = int(pos[0]), int(pos[1])
-            layers.append(nn.Conv2d(c, k, r, stride=int(kw.get("stride", 1)), padding=int(kw.get("pad", 0))))
-            c = k
+            s, p = int(kw.get("stride", 1)), int(kw.get("pad", 0))
+            layers.append(nn.Conv2d(shape[0], k, r, stride=s, padding=p))
+            shape = [k] + [(d + 2 * p - r) // s + 1 for d in shape[1:]]
         elif kind == "maxpool2d":
             r = int(pos[0])
-            layers.append(nn.MaxPool2d(r, stride=int(kw.get("stride", r))))
+            s = int(kw.get("stride", r))
+            layers.append(nn.MaxPool2d(r, stride=s))
+            shape = [shape[0]] + [(d - r) // s + 1 for d in shape[1:]]
         elif kind == "relu":
             layers.append(nn.ReLU())
         elif kind == "flatten":
             layers.append(nn.Flatten())
-            flat = "pending"
+            shape = [math.prod(shape)]
         elif kind == "dropout":
             layers.append(nn.Dropout(float(pos[0]) if pos else float(kw.get("p", 0.5))))
         elif kind == "dense":
-            # nn.LazyLinear infers in_features from the first batch; a dry run sizes it.
-            layers.append(nn.LazyLinear(int(pos[0])))
+            layers.append(nn.Linear(shape[0], int(pos[0])))
+            shape = [int(pos[0])]
         else:
             raise ValueError(f"unknown layer '{kind}' in spec '{spec}'")
     return nn.Sequential(*layers)
@@ -69,9 +73,7 @@ def main():
     data_dir = sys.argv[2] if len(sys.argv) > 2 else "data/mnist"
     tensors, meta = load_safetensors(ckpt)
     in_shape = [int(x) for x in meta["input_shape"].split(",")]
-    net = sequential_from_spec(meta["model"], in_shape[0])
-    with torch.no_grad():
-        net(torch.zeros(1, *in_shape))  # materialise the lazy dense layers
+    net = sequential_from_spec(meta["model"], in_shape)
     state = {k: v for k, v in tensors.items() if not k.startswith("optimizer.")}
     net.load_state_dict(state, strict=True)
     net.eval()

@@ -8,6 +8,7 @@ repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_root"
 build_dir="${BUILD_DIR:-build}"
 
-bash scripts/install_deps.sh
+# python3-torch lets the suite prove PyTorch loads our checkpoints (load_state_dict).
+bash scripts/install_deps.sh --with-torch
 BUILD_DIR="$build_dir" bash scripts/build.sh Release
 exec ctest --test-dir "$build_dir" --output-on-failure -j"$(nproc)" --timeout 600

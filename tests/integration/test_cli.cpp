@@ -87,6 +87,30 @@ TEST_F(Cli, TrainJsonEvalAndPredict) {
   for (double v : pj["predictions"][0]["probabilities"]) sum += v;
   EXPECT_NEAR(sum, 1.0, 1e-4);
 
+  // A PGM of the first test image gets the same class as the IDX copy of it.
+  {
+    const Dataset te = testing::make_synthetic(200, 2);
+    std::ofstream pgm(tmp.file("first.pgm"), std::ios::binary);
+    pgm << "P5\n# first test image\n12 12\n255\n";
+    pgm.write(reinterpret_cast<const char*>(te.images.pixels.data()), 144);
+  }
+  RunResult pg = run(tmp, "predict --checkpoint " + ckpt + " --json " + tmp.file("first.pgm"));
+  ASSERT_EQ(pg.code, 0) << pg.err;
+  EXPECT_EQ(nlohmann::json::parse(pg.out)["predictions"][0]["class"], pj["predictions"][0]["class"]);
+
+  // PyTorch loads the checkpoint with load_state_dict(strict=True) and gets eval's accuracy.
+  if (std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0) {
+    const std::string py = std::string("/usr/bin/python3 ") + BATCHSCOPE_SOURCE_DIR +
+                           "/python/torch_eval_checkpoint.py " + ckpt + " " + tmp.path().string();
+    const std::string out = tmp.file("torch.txt");
+    ASSERT_EQ(std::system((py + " >" + out + " 2>&1").c_str()), 0) << slurp(out);
+    char expect[64];
+    std::snprintf(expect, sizeof expect, "test accuracy %.2f%%", 100 * ej["accuracy"].get<double>());
+    EXPECT_NE(slurp(out).find(expect), std::string::npos) << slurp(out) << " vs " << expect;
+  } else {
+    std::fprintf(stderr, "python3-torch not installed: skipping the PyTorch load check\n");
+  }
+
   // Resume to a third epoch from the saved checkpoint.
   RunResult rr = run(tmp, "train --data " + tmp.path().string() + " --resume " + ckpt + " --epochs 3 --threads 2 --json");
   ASSERT_EQ(rr.code, 0) << rr.err;
