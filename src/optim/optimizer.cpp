@@ -9,6 +9,10 @@
 
 namespace batchscope {
 
+// Element-wise, so splitting across threads changes no result; below this the fork costs
+// more than it saves.
+constexpr int64_t kParallelMin = 1 << 15;
+
 std::string to_string(OptimizerKind k) { return k == OptimizerKind::Sgd ? "sgd" : "adam"; }
 
 OptimizerKind parse_optimizer(const std::string& s) {
@@ -42,6 +46,7 @@ void Optimizer::step(float* w, const float* g, double lr_d) {
   if (cfg_.kind == OptimizerKind::Sgd) {
     const float mu = static_cast<float>(cfg_.momentum);
     if (m_.empty()) {
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
       for (int64_t i = 0; i < n; ++i) w[i] -= lr * (g[i] + wd * w[i]);
       return;
     }
@@ -49,12 +54,14 @@ void Optimizer::step(float* w, const float* g, double lr_d) {
     // mu·0 + g, so a zero-initialised buffer gives the same numbers without a branch.
     float* buf = m_.data();
     if (cfg_.nesterov) {
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
       for (int64_t i = 0; i < n; ++i) {
         const float gi = g[i] + wd * w[i];
         buf[i] = mu * buf[i] + gi;
         w[i] -= lr * (gi + mu * buf[i]);
       }
     } else {
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
       for (int64_t i = 0; i < n; ++i) {
         const float gi = g[i] + wd * w[i];
         buf[i] = mu * buf[i] + gi;
@@ -71,6 +78,7 @@ void Optimizer::step(float* w, const float* g, double lr_d) {
   const float eps = static_cast<float>(cfg_.eps);
   float* m = m_.data();
   float* v = v_.data();
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) {
     const float gi = g[i] + wd * w[i];
     m[i] = b1 * m[i] + (1.f - b1) * gi;

@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "batchscope/error.h"
+#include "core/cpu_flags.h"
 #include "core/rng.h"
 #include "kernels/kernels.h"
 
@@ -29,6 +30,7 @@ int64_t argmax(const float* v, int64_t n) {
 }  // namespace
 
 EvalResult evaluate(Model& m, const Dataset& d, const Normalization& norm, int64_t batch) {
+  enable_flush_denormals();
   EvalResult r;
   const int64_t L = m.num_classes();
   r.n = d.images.n;
@@ -76,6 +78,7 @@ Trainer::Trainer(Model& m, const TrainConfig& cfg, const Dataset& train)
                      " is out of range; expected 1 to " + std::to_string(train.images.n) +
                      " (the training set's size)");
   steps_per_epoch_ = train.images.n / cfg_.batch_size;
+  enable_flush_denormals();
   labels_.resize(static_cast<size_t>(cfg_.batch_size));
 }
 
