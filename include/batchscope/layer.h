@@ -49,6 +49,9 @@ class Layer {
   virtual void forward(const Tensor& x, Tensor& y, const StepContext& ctx) = 0;
   virtual void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) = 0;
   virtual std::span<Param> params() { return {}; }
+  // Asks the layer to apply ReLU to its own output (a oneDNN post-op, or the same loop), so
+  // the model can skip the separate ReLU pass that follows it. Returns false if it cannot.
+  virtual bool fuse_relu() { return false; }
   // Forward multiply-adds per sample (×2 for FLOPs); backward is about twice that.
   virtual int64_t macs_per_sample() const { return 0; }
 

@@ -81,6 +81,9 @@ class Model {
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<Shape> sample_shapes_;  // per-sample shape of acts_[i]; [0] is the input
   std::vector<Tensor> acts_;           // acts_[i] is layer i's input, acts_[i+1] its output
+  // fused_[i]: layer i is a ReLU whose work the layer before it does; its output acts_[i+1]
+  // is then a view of its input acts_[i] and its forward is skipped (backward still masks).
+  std::vector<bool> fused_;
   std::vector<Tensor> dacts_;          // gradients w.r.t. acts_; dacts_[0] stays empty
   Tensor params_, grads_;
   int64_t num_params_ = 0;

@@ -8,5 +8,7 @@ int cmd_train(int argc, char** argv);
 int cmd_eval(int argc, char** argv);
 int cmd_predict(int argc, char** argv);
 int cmd_models(int argc, char** argv);
+int cmd_sweep(int argc, char** argv);
+int cmd_peak(int argc, char** argv);
 
 }  // namespace batchscope::cli

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "batchscope/error.h"
+#include "core/cpu_flags.h"
 
 namespace batchscope::cli {
 
@@ -58,6 +59,7 @@ void add_compute_flags(Flags& f) {
 int apply_threads(const Flags& f) {
   const int t = static_cast<int>(f.i64("threads", 1, 1024));
   omp_set_num_threads(t);
+  pin_threads();
   return t;
 }
 

@@ -21,7 +21,9 @@ void print_usage(FILE* out) {
       "  train     train a model on an IDX dataset (checkpoints, progress, JSON results)\n"
       "  eval      accuracy, per-class accuracy and confusion matrix of a checkpoint\n"
       "  predict   classify images (IDX or PGM files) with a checkpoint\n"
-      "  models    list the built-in networks with parameter counts and FLOPs per image\n\n"
+      "  models    list the built-in networks with parameter counts and FLOPs per image\n"
+      "  sweep     training speed per batch size: ms/step, images/s, seconds per epoch\n"
+      "  peak      measured FP32 peak FLOP/s (1 and all threads) and memory bandwidth\n\n"
       "Run 'batchscope COMMAND --help' for a command's flags.\n",
       out);
 }
@@ -48,7 +50,9 @@ int main(int argc, char** argv) {
     if (cmd == "eval") return cli::cmd_eval(argc - 2, argv + 2);
     if (cmd == "predict") return cli::cmd_predict(argc - 2, argv + 2);
     if (cmd == "models") return cli::cmd_models(argc - 2, argv + 2);
-    throw UsageError("unknown command '" + cmd + "'; expected train, eval, predict or models");
+    if (cmd == "sweep") return cli::cmd_sweep(argc - 2, argv + 2);
+    if (cmd == "peak") return cli::cmd_peak(argc - 2, argv + 2);
+    throw UsageError("unknown command '" + cmd + "'; expected train, eval, predict, models, sweep or peak");
   } catch (const UsageError& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 2;

@@ -2,6 +2,9 @@
 #include "core/cpu_flags.h"
 
 #include <omp.h>
+#include <sched.h>
+
+#include <vector>
 #include <pmmintrin.h>
 #include <xmmintrin.h>
 
@@ -21,6 +24,28 @@ void enable_flush_denormals() {
   const int n = omp_get_max_threads();
 #pragma omp parallel for schedule(static, 1) num_threads(n)
   for (int i = 0; i < n; ++i) set_this_thread();
+}
+
+}  // namespace batchscope
+
+namespace batchscope {
+
+bool pin_threads() {
+  cpu_set_t mask;
+  if (sched_getaffinity(0, sizeof mask, &mask) != 0) return false;
+  std::vector<int> cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c)
+    if (CPU_ISSET(c, &mask)) cpus.push_back(c);
+  if (cpus.size() < 2) return false;
+  const int n = omp_get_max_threads();
+#pragma omp parallel for schedule(static, 1) num_threads(n)
+  for (int i = 0; i < n; ++i) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpus[static_cast<size_t>(omp_get_thread_num()) % cpus.size()], &one);
+    sched_setaffinity(0, sizeof one, &one);  // 0: the calling thread
+  }
+  return true;
 }
 
 }  // namespace batchscope

@@ -1,4 +1,5 @@
-// Flush-to-zero / denormals-are-zero for every thread that runs kernels.
+// Per-thread CPU set-up for the threads that run kernels: flush-to-zero and pinning.
+// Flush-to-zero / denormals-are-zero:
 // Why: SGD momentum buffers of weights whose gradient is zero (dead ReLU units) decay
 // geometrically into the subnormal range, where x86 arithmetic runs ~100x slower; at batch 1
 // this made the optimizer step 35% of the time. PyTorch offers the same switch
@@ -9,5 +10,11 @@ namespace batchscope {
 
 // Sets FTZ and DAZ on the calling thread and on every OpenMP worker thread.
 void enable_flush_denormals();
+
+// Pins OpenMP thread i to the i-th CPU of the process's affinity mask (round robin).
+// Why: on this VM the scheduler sometimes stacks two busy threads on one core, and an
+// OpenMP barrier then waits a whole time slice: throughput dropped 10x. Returns false (and
+// pins nothing) when the mask holds a single CPU.
+bool pin_threads();
 
 }  // namespace batchscope

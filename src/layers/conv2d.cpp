@@ -41,7 +41,7 @@ Shape Conv2d::setup(const Shape& in) {
 void Conv2d::forward(const Tensor& x, Tensor& y, const StepContext&) {
   BS_CHECK(x.shape()[0] == s_.N, "conv2d forward before reshape");
   ops_->conv2d_fwd(y.data(), x.data(), params_[0].value.data(), params_[1].value.data(), s_,
-                   /*relu=*/false);
+                   /*relu=*/relu_);
 }
 
 void Conv2d::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor& dx) {

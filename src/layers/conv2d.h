@@ -19,11 +19,16 @@ class Conv2d final : public Layer {
   void forward(const Tensor& x, Tensor& y, const StepContext& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) override;
   std::span<Param> params() override { return params_; }
+  bool fuse_relu() override {
+    relu_ = true;
+    return true;
+  }
   int64_t macs_per_sample() const override;
   static std::vector<LayerTestConfig> test_configs();
 
  private:
   kernels::ConvShape s_{};
+  bool relu_ = false;  // ReLU fused into the output (Model::Model decides)
   std::vector<Param> params_;  // weight [K,C,R,S], bias [K]
 };
 

@@ -24,7 +24,7 @@ Shape Dense::setup(const Shape& in) {
 void Dense::forward(const Tensor& x, Tensor& y, const StepContext&) {
   BS_CHECK(x.shape()[0] == N_, "dense forward before reshape");
   ops_->dense_fwd(y.data(), x.data(), params_[0].value.data(), params_[1].value.data(), N_, I_,
-                  O_, /*relu=*/false);
+                  O_, /*relu=*/relu_);
 }
 
 void Dense::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor& dx) {

@@ -18,11 +18,16 @@ class Dense final : public Layer {
   void forward(const Tensor& x, Tensor& y, const StepContext& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) override;
   std::span<Param> params() override { return params_; }
+  bool fuse_relu() override {
+    relu_ = true;
+    return true;
+  }
   int64_t macs_per_sample() const override { return I_ * O_; }
   static std::vector<LayerTestConfig> test_configs();
 
  private:
   int64_t N_ = 0, I_ = 0, O_ = 0;
+  bool relu_ = false;  // ReLU fused into the output (Model::Model decides)
   std::vector<Param> params_;  // weight [O,I], bias [O]
 };
 

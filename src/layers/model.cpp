@@ -91,6 +91,10 @@ Model::Model(std::string_view name_or_spec, const Shape& in_sample, int64_t num_
                      std::to_string(num_classes) + ")");
   for (size_t i = 0; i < layers_.size(); ++i)
     spec_ += (i ? "," : "") + layers_[i]->spec();
+  fused_.assign(layers_.size(), false);
+  for (size_t i = 1; i < layers_.size(); ++i)
+    if (layers_[i]->kind() == "relu" && !fused_[i - 1] && layers_[i - 1]->fuse_relu())
+      fused_[i] = true;
 
   // One flat buffer for all parameters, one for all gradients; layers get views.
   int64_t total = 0;
@@ -138,7 +142,10 @@ void Model::reshape(int64_t batch) {
       for (int d = 0; d < ss.rank(); ++d) dims[d + 1] = ss[d];
       s = Shape::from_span({dims, static_cast<size_t>(ss.rank() + 1)});
     }
-    acts_[i].resize(s);
+    if (i > 0 && fused_[i - 1])
+      acts_[i] = Tensor::view(acts_[i - 1].data(), s);
+    else
+      acts_[i].resize(s);
     if (i > 0) dacts_[i].resize(s);
   }
   for (auto& l : layers_) l->reshape(batch);
@@ -146,6 +153,7 @@ void Model::reshape(int64_t batch) {
 
 const Tensor& Model::forward(const StepContext& ctx) {
   for (size_t i = 0; i < layers_.size(); ++i) {
+    if (fused_[i]) continue;
     StepContext c = ctx;
     c.seed = derive_seed(ctx.seed, kDropoutStream, i);
     layers_[i]->forward(acts_[i], acts_[i + 1], c);

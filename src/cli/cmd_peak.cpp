@@ -1,0 +1,103 @@
+// `batchscope peak`: the machine's measured FP32 FMA peak (one thread and T pinned threads) and
+// triad memory bandwidth: the roofline the sweep's GFLOP/s are read against. The text report
+// starts with '#' lines saying what ran where, then one aligned row per probe.
+//   batchscope peak [--threads T] [--seconds S] [--json]
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "batchscope/error.h"
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "train/peak.h"
+
+namespace batchscope::cli {
+
+int cmd_peak(int argc, char** argv) {
+  Flags f("peak", "[flags]",
+          "Measures FP32 peak FLOP/s with an FMA loop (16 independent accumulators) on one thread\n"
+          "and on --threads threads, each pinned to its own core, and memory bandwidth with a\n"
+          "STREAM-like triad a[i] = b[i] + s*c[i] over buffers far larger than the last-level cache.\n"
+          "Each probe reports the median and the max of 7 repetitions after a warm-up.");
+  f.add("threads", std::to_string(default_threads()), "probe threads, pinned one per allowed core");
+  f.add("seconds", "0.35", "time per probe, split into 7 repetitions");
+  f.add("triad-mib", "128", "MiB per triad array (three arrays)");
+  f.add_bool("json", "print one JSON object on stdout");
+  if (!f.parse(argc, argv)) return 0;
+  if (!f.positional().empty())
+    throw UsageError("batchscope peak: unexpected argument '" + f.positional()[0] + "'");
+  const int threads = static_cast<int>(f.i64("threads", 1, 1024));
+  const double seconds = f.dbl("seconds", 0.007, 60.0);
+  const int64_t triad_mib = f.i64("triad-mib", 1, 65536);
+  const bool json = f.boolean("json");
+
+  std::string command = "batchscope peak";
+  for (int i = 0; i < argc; ++i) command += std::string(" ") + argv[i];
+  const ReportContext ctx = report_context();
+  const PeakResult r = measure_peak(threads, seconds, triad_mib << 20);
+
+  std::string cores;
+  for (size_t i = 0; i < r.cores.size(); ++i) {
+    if (i) cores += ',';
+    cores += std::to_string(r.cores[i]);
+  }
+  if (json) {
+    nlohmann::ordered_json j = {
+        {"command", command},
+        {"host", ctx.host},
+        {"date", ctx.date},
+        {"build", ctx.build},
+        {"isa", r.isa},
+        {"fma_chains", r.fma_chains},
+        {"threads", r.threads},
+        {"cores", r.cores},
+        {"pinned", r.pinned},
+        {"repetitions", r.repetitions},
+        {"seconds_per_repetition", r.seconds_per_repetition},
+        {"gflops_1t", r.gflops_1t},
+        {"gflops_1t_max", r.gflops_1t_max},
+        {"gflops_all", r.gflops_all},
+        {"gflops_all_max", r.gflops_all_max},
+        {"gflops_1t_cpu_time", r.gflops_1t_cpu},
+        {"gflops_all_cpu_time", r.gflops_all_cpu},
+        {"triad_gbs", r.triad_gbs},
+        {"triad_gbs_max", r.triad_gbs_max},
+        {"triad_bytes_per_element", 12},
+        {"triad_gbs_write_allocate", r.triad_gbs_write_allocate},
+        {"triad_mib_per_array", r.triad_bytes_per_array >> 20},
+    };
+    std::printf("%s\n", j.dump().c_str());
+    return 0;
+  }
+  std::printf("# batchscope peak: measured FP32 FMA peak and memory bandwidth\n");
+  std::printf("# command   %s\n", command.c_str());
+  std::printf("# host      %s\n", ctx.host.c_str());
+  std::printf("# date      %s\n", ctx.date.c_str());
+  std::printf("# build     %s\n", ctx.build.c_str());
+  std::printf("# threads   %d (%s cores %s)\n", r.threads, r.pinned ? "pinned to" : "NOT pinned; asked for",
+              cores.c_str());
+  std::printf("# fma       %s, %d independent accumulator chains per thread, 2 FLOP per lane\n",
+              r.isa.c_str(), r.fma_chains);
+  std::printf("# triad     a[i] = b[i] + s*c[i] over 3 x %lld MiB; 12 B/element as STREAM counts, "
+              "16 B with the write-allocate read of a\n",
+              static_cast<long long>(r.triad_bytes_per_array >> 20));
+  std::printf("# timing    median and max of %d repetitions x %.0f ms per probe, after a warm-up\n",
+              r.repetitions, 1e3 * r.seconds_per_repetition);
+  // Wall-clock rates well below the CPU-time ones mean other processes held these cores.
+  const double busy = 1.0 - r.gflops_all / r.gflops_all_cpu;
+  std::printf("# cpu time  per second on a core: %.1f GFLOP/s (1 thread), %.1f (%d threads)%s\n",
+              r.gflops_1t_cpu, r.gflops_all_cpu, r.threads,
+              busy > 0.1 ? "; the machine was busy, wall-clock rates are lower" : "");
+  std::printf("#\n");
+  std::printf("%-22s %7s %10s %10s  %s\n", "probe", "threads", "median", "max", "unit");
+  std::printf("%-22s %7d %10.1f %10.1f  %s\n", "fma_fp32", 1, r.gflops_1t, r.gflops_1t_max, "GFLOP/s");
+  std::printf("%-22s %7d %10.1f %10.1f  %s\n", "fma_fp32", r.threads, r.gflops_all, r.gflops_all_max,
+              "GFLOP/s");
+  std::printf("%-22s %7d %10.2f %10.2f  %s\n", "triad", r.threads, r.triad_gbs, r.triad_gbs_max,
+              "GB/s (12 B/element, STREAM)");
+  std::printf("%-22s %7d %10.2f %10.2f  %s\n", "triad_write_allocate", r.threads,
+              r.triad_gbs_write_allocate, r.triad_gbs_max * 16.0 / 12.0, "GB/s (16 B/element)");
+  return 0;
+}
+
+}  // namespace batchscope::cli
