@@ -75,6 +75,10 @@ class Trainer {
   Tensor probs_, dlogits_;
 };
 
+// The learning rate `--lr auto` picks (docs/training.md): SGD 0.05 at batch 64, scaled
+// linearly below 64 and by the square root above; Adam 0.001.
+double default_learning_rate(OptimizerKind kind, int64_t batch_size);
+
 // The permutation of [0, n) used for `epoch`: a pure function of (seed, epoch).
 std::vector<int64_t> epoch_permutation(uint64_t seed, int64_t epoch, int64_t n);
 

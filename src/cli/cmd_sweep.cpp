@@ -23,14 +23,6 @@ namespace batchscope::cli {
 
 namespace {
 
-// train's default SGD learning rate (cmd_train.cpp, docs/training.md). Speed does not depend
-// on it, but a diverging loss would stop the sweep, so each batch size gets the rate that
-// trains well at that size.
-double default_lr(int64_t batch) {
-  const double r = static_cast<double>(batch) / 64.0;
-  return 0.05 * (batch <= 64 ? r : std::sqrt(r));
-}
-
 // "1,4,8" → {1, 4, 8}: positive integers, no duplicates, kept in the order given.
 std::vector<int64_t> parse_batch_sizes(const std::string& s) {
   std::vector<int64_t> out;
@@ -141,7 +133,8 @@ int cmd_sweep(int argc, char** argv) {
     mflop_trained = 3 * 2e-6 * static_cast<double>(model.macs_per_sample());
     TrainConfig cfg;
     cfg.batch_size = B;
-    cfg.optim.lr = default_lr(B);
+    // Speed does not depend on the rate, but a diverging loss would stop the sweep.
+    cfg.optim.lr = default_learning_rate(cfg.optim.kind, B);
     cfg.seed = seed;
     Trainer trainer(model, cfg, train);
 

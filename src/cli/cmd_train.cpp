@@ -20,15 +20,6 @@ namespace batchscope::cli {
 
 namespace {
 
-// Default SGD learning rate: 0.05 at batch 64, scaled linearly with the batch size below 64
-// (small-batch SGD follows the linear scaling rule closely) and by the square root above it
-// (linear scaling overshoots there without a long warm-up). docs/training.md has the numbers.
-double default_lr(OptimizerKind k, int64_t batch) {
-  if (k == OptimizerKind::Adam) return 1e-3;
-  const double r = static_cast<double>(batch) / 64.0;
-  return 0.05 * (batch <= 64 ? r : std::sqrt(r));
-}
-
 struct EpochRecord {
   int64_t epoch;
   double train_loss, train_accuracy, test_loss, test_accuracy, seconds, images_per_second;
@@ -64,6 +55,8 @@ int cmd_train(int argc, char** argv) {
   f.add("step-epochs", "1", "step schedule: decay every this many epochs");
   f.add("gamma", "0.1", "step schedule: decay factor");
   f.add("seed", "1", "seed for initialisation, shuffling and dropout");
+  f.add("mean", "0.1307", "input normalisation: (pixel/255 - mean) / std (MNIST's values)");
+  f.add("std", "0.3081", "input normalisation standard deviation");
   f.add("limit", "0", "train on only the first N training images (0 = all)");
   add_compute_flags(f);
   f.add("save", "", "checkpoint file (.safetensors) written after every epoch");
@@ -91,6 +84,8 @@ int cmd_train(int argc, char** argv) {
   cfg.schedule.step_epochs = f.dbl("step-epochs", 1e-6, 1e9);
   cfg.schedule.gamma = f.dbl("gamma", 0.0, 1.0);
   cfg.seed = static_cast<uint64_t>(f.i64("seed", 0, INT64_MAX));
+  cfg.norm.mean = static_cast<float>(f.dbl("mean", -10.0, 10.0));
+  cfg.norm.std = static_cast<float>(f.dbl("std", 1e-6, 100.0));
   const std::string save_path = f.str("save");
   const std::string resume_path = f.str("resume");
   std::string model_name = f.str("model");
@@ -136,7 +131,7 @@ int cmd_train(int argc, char** argv) {
                        std::to_string(resumed.epoch) + " epoch(s); ask for more to continue");
   } else {
     cfg.batch_size = f.i64("batch-size", 1, INT64_MAX);
-    cfg.optim.lr = f.str("lr") == "auto" ? default_lr(cfg.optim.kind, cfg.batch_size)
+    cfg.optim.lr = f.str("lr") == "auto" ? default_learning_rate(cfg.optim.kind, cfg.batch_size)
                                          : f.dbl("lr", 1e-12, 1e3);
   }
   if (cfg.batch_size > train.images.n)

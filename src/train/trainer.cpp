@@ -62,6 +62,14 @@ EvalResult evaluate(Model& m, const Dataset& d, const Normalization& norm, int64
   return r;
 }
 
+double default_learning_rate(OptimizerKind kind, int64_t batch_size) {
+  if (kind == OptimizerKind::Adam) return 1e-3;
+  // Small-batch SGD follows the linear scaling rule closely; above 64, linear scaling would
+  // need a long warm-up to stay stable within an epoch, so the square root takes over.
+  const double r = static_cast<double>(batch_size) / 64.0;
+  return 0.05 * (batch_size <= 64 ? r : std::sqrt(r));
+}
+
 std::vector<int64_t> epoch_permutation(uint64_t seed, int64_t epoch, int64_t n) {
   std::vector<int64_t> p(static_cast<size_t>(n));
   std::iota(p.begin(), p.end(), 0);

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "support/cli_run.h"
 #include "support/synthetic.h"
 
 namespace batchscope {
@@ -17,34 +18,10 @@ namespace {
 
 using testing::TempDir;
 
-struct RunResult {
-  int code;
-  std::string out, err;
-};
-
-std::string slurp(const std::string& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-RunResult run(const TempDir& tmp, const std::string& args) {
-  const std::string out = tmp.file("stdout.txt"), err = tmp.file("stderr.txt");
-  const std::string cmd = std::string(BATCHSCOPE_BIN) + " " + args + " >" + out + " 2>" + err + " </dev/null";
-  const int status = std::system(cmd.c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
-}
-
-// A failing run: the exit code, exactly one line on stderr starting "error: ", containing
-// every phrase.
-void expect_error(const RunResult& r, int code, const std::vector<std::string>& phrases) {
-  EXPECT_EQ(r.code, code) << r.err;
-  EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
-  ASSERT_FALSE(r.err.empty());
-  EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "more than one line: " << r.err;
-  for (const auto& p : phrases) EXPECT_NE(r.err.find(p), std::string::npos) << "'" << p << "' not in: " << r.err;
-}
+using testing::expect_cli_error;
+using testing::RunResult;
+using testing::run_cli;
+using testing::slurp;
 
 class Cli : public ::testing::Test {
  protected:
@@ -56,7 +33,7 @@ class Cli : public ::testing::Test {
 
 TEST_F(Cli, TrainJsonEvalAndPredict) {
   const std::string ckpt = tmp.file("m.safetensors");
-  RunResult r = run(tmp, "train" + data() + " --epochs 2 --batch-size 20 --lr 0.05 --threads 2 --json --save " + ckpt);
+  RunResult r = run_cli(tmp, "train" + data() + " --epochs 2 --batch-size 20 --lr 0.05 --threads 2 --json --save " + ckpt);
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);  // exactly one JSON document on stdout
   for (const char* key : {"test_accuracy", "test_loss", "epochs", "batch_size", "train_seconds", "images_per_second"})
@@ -68,7 +45,7 @@ TEST_F(Cli, TrainJsonEvalAndPredict) {
   EXPECT_NE(r.err.find("epoch 2/2"), std::string::npos);  // progress and summaries on stderr
   EXPECT_TRUE(std::filesystem::exists(ckpt));
 
-  RunResult e = run(tmp, "eval --checkpoint " + ckpt + " --data " + tmp.path().string() + " --json");
+  RunResult e = run_cli(tmp, "eval --checkpoint " + ckpt + " --data " + tmp.path().string() + " --json");
   ASSERT_EQ(e.code, 0) << e.err;
   const auto ej = nlohmann::json::parse(e.out);
   EXPECT_DOUBLE_EQ(ej["accuracy"].get<double>(), j["test_accuracy"].get<double>());
@@ -76,10 +53,10 @@ TEST_F(Cli, TrainJsonEvalAndPredict) {
   int64_t total = 0;
   for (const auto& row : ej["confusion"]) for (const auto& v : row) total += v.get<int64_t>();
   EXPECT_EQ(total, 200);
-  RunResult et = run(tmp, "eval --checkpoint " + ckpt + " --data " + tmp.path().string());
+  RunResult et = run_cli(tmp, "eval --checkpoint " + ckpt + " --data " + tmp.path().string());
   EXPECT_NE(et.out.find("confusion matrix"), std::string::npos);
 
-  RunResult p = run(tmp, "predict --checkpoint " + ckpt + " --images " + tmp.file("t10k-images-idx3-ubyte") + " --first 5 --json");
+  RunResult p = run_cli(tmp, "predict --checkpoint " + ckpt + " --images " + tmp.file("t10k-images-idx3-ubyte") + " --first 5 --json");
   ASSERT_EQ(p.code, 0) << p.err;
   const auto pj = nlohmann::json::parse(p.out);
   ASSERT_EQ(pj["predictions"].size(), 5u);
@@ -94,7 +71,7 @@ TEST_F(Cli, TrainJsonEvalAndPredict) {
     pgm << "P5\n# first test image\n12 12\n255\n";
     pgm.write(reinterpret_cast<const char*>(te.images.pixels.data()), 144);
   }
-  RunResult pg = run(tmp, "predict --checkpoint " + ckpt + " --json " + tmp.file("first.pgm"));
+  RunResult pg = run_cli(tmp, "predict --checkpoint " + ckpt + " --json " + tmp.file("first.pgm"));
   ASSERT_EQ(pg.code, 0) << pg.err;
   EXPECT_EQ(nlohmann::json::parse(pg.out)["predictions"][0]["class"], pj["predictions"][0]["class"]);
 
@@ -112,50 +89,50 @@ TEST_F(Cli, TrainJsonEvalAndPredict) {
   }
 
   // Resume to a third epoch from the saved checkpoint.
-  RunResult rr = run(tmp, "train --data " + tmp.path().string() + " --resume " + ckpt + " --epochs 3 --threads 2 --json");
+  RunResult rr = run_cli(tmp, "train --data " + tmp.path().string() + " --resume " + ckpt + " --epochs 3 --threads 2 --json");
   ASSERT_EQ(rr.code, 0) << rr.err;
   EXPECT_NE(rr.err.find("resuming after epoch 2"), std::string::npos) << rr.err;
-  RunResult conflict = run(tmp, "train --data " + tmp.path().string() + " --resume " + ckpt + " --epochs 3 --batch-size 7");
-  expect_error(conflict, 2, {"--batch-size", "checkpoint"});
+  RunResult conflict = run_cli(tmp, "train --data " + tmp.path().string() + " --resume " + ckpt + " --epochs 3 --batch-size 7");
+  expect_cli_error(conflict, 2, {"--batch-size", "checkpoint"});
 }
 
 TEST_F(Cli, UsageErrorsExitTwoNamingTheFlag) {
-  expect_error(run(tmp, "train --batch-size 0" + data()), 2, {"--batch-size", "out of range"});
-  expect_error(run(tmp, "train --batch-size 601" + data()), 2, {"--batch-size", "600"});
-  expect_error(run(tmp, "train --epochs x" + data()), 2, {"--epochs", "'x'"});
-  expect_error(run(tmp, "train --bogus 3" + data()), 2, {"--bogus"});
-  expect_error(run(tmp, "train --optimizer rmsprop" + data()), 2, {"--optimizer", "rmsprop"});
-  expect_error(run(tmp, "train --backend gpu" + data()), 2, {"--backend", "gpu"});
-  expect_error(run(tmp, "train --lr -1" + data()), 2, {"--lr"});
-  expect_error(run(tmp, "frobnicate"), 2, {"frobnicate"});
-  expect_error(run(tmp, "eval --data " + tmp.path().string()), 2, {"--checkpoint"});
-  RunResult help = run(tmp, "train --help");
+  expect_cli_error(run_cli(tmp, "train --batch-size 0" + data()), 2, {"--batch-size", "out of range"});
+  expect_cli_error(run_cli(tmp, "train --batch-size 601" + data()), 2, {"--batch-size", "600"});
+  expect_cli_error(run_cli(tmp, "train --epochs x" + data()), 2, {"--epochs", "'x'"});
+  expect_cli_error(run_cli(tmp, "train --bogus 3" + data()), 2, {"--bogus"});
+  expect_cli_error(run_cli(tmp, "train --optimizer rmsprop" + data()), 2, {"--optimizer", "rmsprop"});
+  expect_cli_error(run_cli(tmp, "train --backend gpu" + data()), 2, {"--backend", "gpu"});
+  expect_cli_error(run_cli(tmp, "train --lr -1" + data()), 2, {"--lr"});
+  expect_cli_error(run_cli(tmp, "frobnicate"), 2, {"frobnicate"});
+  expect_cli_error(run_cli(tmp, "eval --data " + tmp.path().string()), 2, {"--checkpoint"});
+  RunResult help = run_cli(tmp, "train --help");
   EXPECT_EQ(help.code, 0);
   EXPECT_NE(help.out.find("--batch-size VALUE"), std::string::npos);
   EXPECT_NE(help.out.find("(default: 64)"), std::string::npos);
 }
 
 TEST_F(Cli, BadDataAndSpecsExitOne) {
-  expect_error(run(tmp, "train --data " + tmp.file("nowhere") + " --model tiny"), 1, {"nowhere"});
+  expect_cli_error(run_cli(tmp, "train --data " + tmp.file("nowhere") + " --model tiny"), 1, {"nowhere"});
   // Labels that do not match the images.
   std::filesystem::copy_file(BATCHSCOPE_TEST_DATA "/bad-magic-idx3-ubyte", tmp.file("bad"));
-  expect_error(run(tmp, "train" + data() + " --train-images " + tmp.file("bad")), 1, {"bad", "magic"});
-  expect_error(run(tmp, "train --data " + tmp.path().string() + " --model conv2d:4:3,dense:10"), 1,
+  expect_cli_error(run_cli(tmp, "train" + data() + " --train-images " + tmp.file("bad")), 1, {"bad", "magic"});
+  expect_cli_error(run_cli(tmp, "train --data " + tmp.path().string() + " --model conv2d:4:3,dense:10"), 1,
                {"dense:10", "flatten"});
 }
 
 TEST_F(Cli, CorruptCheckpointIsRefusedAndNeverHalfWritten) {
   const std::string ckpt = tmp.file("c.safetensors");
-  ASSERT_EQ(run(tmp, "train" + data() + " --epochs 1 --save " + ckpt + " --quiet").code, 0);
+  ASSERT_EQ(run_cli(tmp, "train" + data() + " --epochs 1 --save " + ckpt + " --quiet").code, 0);
   const std::string good = slurp(ckpt);
   {
     std::ofstream out(tmp.file("cut.safetensors"), std::ios::binary);
     out << good.substr(0, good.size() / 2);
   }
-  expect_error(run(tmp, "eval --checkpoint " + tmp.file("cut.safetensors") + " --data " + tmp.path().string()), 1,
+  expect_cli_error(run_cli(tmp, "eval --checkpoint " + tmp.file("cut.safetensors") + " --data " + tmp.path().string()), 1,
                {"cut.safetensors"});
   // A run that fails (bad data) does not touch an existing checkpoint.
-  run(tmp, "train --data " + tmp.file("nowhere") + " --save " + ckpt);
+  run_cli(tmp, "train --data " + tmp.file("nowhere") + " --save " + ckpt);
   EXPECT_EQ(slurp(ckpt), good);
   for (const auto& entry : std::filesystem::directory_iterator(tmp.path()))
     EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos) << entry.path();
