@@ -14,7 +14,7 @@ struct OptimizerConfig {
   OptimizerKind kind = OptimizerKind::Sgd;
   double lr = 0.05;
   double momentum = 0.9;      // SGD
-  bool nesterov = false;      // SGD
+  bool nesterov = true;       // SGD (the CLI default too; docs/training.md)
   double weight_decay = 0.0;  // L2 added to the gradient (torch.optim's weight_decay)
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // Adam
 };

@@ -76,7 +76,7 @@ class Trainer {
 };
 
 // The learning rate `--lr auto` picks (docs/training.md): SGD 0.05 at batch 64, scaled
-// linearly below 64 and by the square root above; Adam 0.001.
+// linearly below 64 and by the fourth root above; Adam 0.001.
 double default_learning_rate(OptimizerKind kind, int64_t batch_size);
 
 // The permutation of [0, n) used for `epoch`: a pure function of (seed, epoch).

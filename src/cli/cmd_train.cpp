@@ -45,9 +45,9 @@ int cmd_train(int argc, char** argv) {
   f.add("epochs", "1", "epochs to train (with --resume: the total, counting saved epochs)");
   f.add("batch-size", "64", "images per step, 1 to the training-set size");
   f.add("lr", "auto",
-        "learning rate; auto = sgd: 0.05*B/64 for B<=64, 0.05*sqrt(B/64) above; adam: 0.001");
+        "learning rate; auto = sgd: 0.05*B/64 for B<=64, 0.05*(B/64)^(1/4) above; adam: 0.001");
   f.add("momentum", "0.9", "SGD momentum");
-  f.add_bool("nesterov", "use Nesterov momentum");
+  f.add("nesterov", "true", "Nesterov momentum (true or false)");
   f.add("weight-decay", "0", "L2 penalty added to the gradient");
   f.add("optimizer", "sgd", "sgd or adam");
   f.add("schedule", "cosine", "learning-rate schedule: constant, step or cosine");
@@ -76,8 +76,10 @@ int cmd_train(int argc, char** argv) {
   cfg.optim.kind = parse_optimizer(f.str("optimizer"));
   cfg.schedule.kind = parse_schedule(f.str("schedule"));
   cfg.optim.momentum = f.dbl("momentum", 0.0, 0.9999);
-  cfg.optim.nesterov = f.boolean("nesterov");
-  if (cfg.optim.nesterov && cfg.optim.momentum == 0.0)
+  if (f.str("nesterov") != "true" && f.str("nesterov") != "false")
+    throw UsageError("--nesterov: '" + f.str("nesterov") + "' is not a boolean; expected true or false");
+  cfg.optim.nesterov = f.str("nesterov") == "true" && cfg.optim.momentum != 0.0;
+  if (f.given("nesterov") && f.str("nesterov") == "true" && cfg.optim.momentum == 0.0)
     throw UsageError("--nesterov: needs a non-zero --momentum");
   cfg.optim.weight_decay = f.dbl("weight-decay", 0.0, 1.0);
   cfg.schedule.warmup_steps = f.i64("warmup-steps", 0, int64_t{1} << 40);

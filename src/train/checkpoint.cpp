@@ -22,7 +22,10 @@ std::vector<int64_t> dims_of(const Shape& s) { return {s.dims().begin(), s.dims(
 
 std::string shape_csv(const Shape& s) {
   std::string out;
-  for (int i = 0; i < s.rank(); ++i) out += (i ? "," : "") + std::to_string(s[i]);
+  for (int i = 0; i < s.rank(); ++i) {
+    if (i) out += ',';
+    out += std::to_string(s[i]);
+  }
   return out;
 }
 

@@ -18,6 +18,7 @@ TEST(Optimizer, SgdMomentumMatchesTorch) {
   OptimizerConfig c;
   c.lr = 0.1;
   c.momentum = 0.9;
+  c.nesterov = false;
   c.weight_decay = 0.01;
   Optimizer opt(c, 2);
   float w[2] = {1.f, -2.f};
