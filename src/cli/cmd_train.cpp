@@ -1,6 +1,7 @@
 // `batchscope train`: trains a model on an IDX dataset with mini-batch gradient descent,
 // evaluates on the test set after every epoch, checkpoints, and reports (text or --json).
 //   batchscope train --data data/mnist --model mnist-cnn --epochs 1 --batch-size 64
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -182,7 +183,9 @@ int cmd_train(int argc, char** argv) {
     train_seconds += secs;
     const int64_t imgs = trainer.steps_per_epoch() * cfg.batch_size;
     images_trained += imgs;
-    last_eval = evaluate(model, test, cfg.norm);
+    // Evaluating at the training batch size (at least 256) reuses the training step's kernel
+    // plans and buffers instead of planning a second shape.
+    last_eval = evaluate(model, test, cfg.norm, std::clamp<int64_t>(cfg.batch_size, 256, 1024));
     records.push_back({trainer.epoch(), p.loss, p.accuracy, last_eval.loss, last_eval.accuracy,
                        secs, static_cast<double>(imgs) / secs});
     std::fprintf(report,

@@ -2,6 +2,8 @@
 // argument arrays because the C++ execute() builds a std::vector on every call.
 #include "kernels/onednn/context.h"
 
+#include <cstdlib>
+
 #include <omp.h>
 
 #include <algorithm>
@@ -51,19 +53,40 @@ dnnl::primitive_attr base_attr() {
   return attr;
 }
 
-Plan::Step Plan::make_step(dnnl::primitive prim, const dnnl::primitive_desc_base& pd,
-                           std::vector<dnnl::memory>& owned) {
+Plan::Step Plan::make_step(dnnl::primitive prim, const dnnl::primitive_desc_base& pd) {
   Step step{std::move(prim), {}};
   const dnnl::memory::desc scratch = pd.scratchpad_desc();
   if (scratch.get_size() != 0) {
-    owned.emplace_back(scratch, engine());  // allocates the buffer, once
-    step.args.push_back({DNNL_ARG_SCRATCHPAD, owned.back().get()});
+    step.args.push_back({DNNL_ARG_SCRATCHPAD, add_owned(scratch).get()});
   }
   return step;
 }
 
 Plan::Plan(dnnl::primitive prim, const dnnl::primitive_desc_base& pd)
-    : main_(make_step(std::move(prim), pd, owned_)) {}
+    : main_(make_step(std::move(prim), pd)) {}
+
+namespace {
+// The shared arena behind every plan's intermediate buffers. It only grows; each growth bumps
+// the generation so plans re-point their memories before their next run.
+struct Arena {
+  void* data = nullptr;
+  size_t bytes = 0;
+  uint64_t generation = 1;
+};
+Arena& arena() {
+  static Arena a;
+  return a;
+}
+constexpr size_t kArenaAlign = 64;
+}  // namespace
+
+dnnl::memory& Plan::add_owned(const dnnl::memory::desc& d) {
+  owned_.emplace_back(d, engine(), static_cast<void*>(DNNL_MEMORY_NONE));
+  owned_offset_.push_back(arena_bytes_);
+  arena_bytes_ += (d.get_size() + kArenaAlign - 1) / kArenaAlign * kArenaAlign;
+  arena_generation_ = 0;  // not yet pointed anywhere
+  return owned_.back();
+}
 
 void Plan::add_reorder(std::vector<Step>& steps, const dnnl::memory& from, const dnnl::memory& to,
                        bool accumulate) {
@@ -74,7 +97,7 @@ void Plan::add_reorder(std::vector<Step>& steps, const dnnl::memory& from, const
     attr.set_post_ops(ops);
   }
   const dnnl::reorder::primitive_desc pd(from, to, attr);
-  Step step = make_step(dnnl::reorder(pd), pd, owned_);
+  Step step = make_step(dnnl::reorder(pd), pd);
   step.args.push_back({DNNL_ARG_FROM, from.get()});
   step.args.push_back({DNNL_ARG_TO, to.get()});
   steps.push_back(std::move(step));
@@ -87,9 +110,9 @@ void Plan::add_input(int arg, const dnnl::memory::desc& plain, const dnnl::memor
     main_.args.push_back({arg, caller.get()});
     return;
   }
-  owned_.emplace_back(want, engine());
-  add_reorder(pre_, caller, owned_.back(), /*accumulate=*/false);
-  main_.args.push_back({arg, owned_.back().get()});
+  const dnnl::memory buf = add_owned(want);
+  add_reorder(pre_, caller, buf, /*accumulate=*/false);
+  main_.args.push_back({arg, buf.get()});
 }
 
 void Plan::add_output(int arg, const dnnl::memory::desc& plain, const dnnl::memory::desc& want,
@@ -102,9 +125,9 @@ void Plan::add_output(int arg, const dnnl::memory::desc& plain, const dnnl::memo
   }
   // oneDNN primitives overwrite their outputs, so an accumulated one always takes the detour
   // through a buffer of ours, even when no layout change is needed.
-  owned_.emplace_back(want, engine());
-  main_.args.push_back({arg, owned_.back().get()});
-  add_reorder(post_, owned_.back(), caller, accumulate);
+  const dnnl::memory buf = add_owned(want);
+  main_.args.push_back({arg, buf.get()});
+  add_reorder(post_, buf, caller, accumulate);
 }
 
 void Plan::set(int arg, const void* data) {
@@ -126,6 +149,19 @@ void run_step(const dnnl_primitive_t prim, const std::vector<dnnl_exec_arg_t>& a
 }  // namespace
 
 void Plan::execute() {
+  Arena& a = arena();
+  if (arena_bytes_ > a.bytes) {
+    std::free(a.data);
+    a.data = std::aligned_alloc(kArenaAlign, arena_bytes_);
+    BS_CHECK(a.data != nullptr, "oneDNN: out of memory for the shared arena");
+    a.bytes = arena_bytes_;
+    ++a.generation;
+  }
+  if (arena_generation_ != a.generation) {
+    for (size_t i = 0; i < owned_.size(); ++i)
+      owned_[i].set_data_handle(static_cast<char*>(a.data) + owned_offset_[i]);
+    arena_generation_ = a.generation;
+  }
   for (const Step& s : pre_) run_step(s.prim.get(), s.args);
   run_step(main_.prim.get(), main_.args);
   for (const Step& s : post_) run_step(s.prim.get(), s.args);

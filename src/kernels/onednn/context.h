@@ -81,13 +81,19 @@ class Plan {
     dnnl::primitive prim;
     std::vector<dnnl_exec_arg_t> args;
   };
-  static Step make_step(dnnl::primitive prim, const dnnl::primitive_desc_base& pd,
-                        std::vector<dnnl::memory>& owned);
+  Step make_step(dnnl::primitive prim, const dnnl::primitive_desc_base& pd);
   void add_reorder(std::vector<Step>& steps, const dnnl::memory& from, const dnnl::memory& to,
                    bool accumulate);
 
   // Declared first: the constructor's make_step() adds main_'s scratchpad to it.
-  std::vector<dnnl::memory> owned_;  // intermediate buffers and scratchpads, kept alive here
+  // Intermediate buffers and scratchpads. They hold nothing between calls, so every plan
+  // places them in one shared arena (calls are serialised by call_mutex): memory is the
+  // largest single plan's need, not the sum over all plans.
+  std::vector<dnnl::memory> owned_;
+  std::vector<size_t> owned_offset_;  // byte offset of owned_[i] in the arena
+  size_t arena_bytes_ = 0;            // this plan's share of the arena
+  uint64_t arena_generation_ = 0;     // arena generation owned_ was last pointed into
+  dnnl::memory& add_owned(const dnnl::memory::desc& d);
   std::vector<Step> pre_;            // input reorders, run before main_
   Step main_;
   std::vector<Step> post_;                            // output reorders, run after main_
