@@ -24,7 +24,7 @@ int cmd_eval(int argc, char** argv) {
   if (!f.parse(argc, argv)) return 0;
   if (!f.given("checkpoint")) throw UsageError("--checkpoint: required (a .safetensors file)");
   const kernels::Backend backend = kernels::parse_backend(f.str("backend"));
-  apply_threads(f);
+  apply_compute_flags(f);
   const int64_t batch = f.i64("batch-size", 1, 1 << 20);
 
   const std::string ckpt = f.str("checkpoint");

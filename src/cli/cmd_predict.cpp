@@ -39,7 +39,7 @@ int cmd_predict(int argc, char** argv) {
   if (!f.given("images") && f.positional().empty())
     throw UsageError("batchscope predict: no images; give --images FILE or PGM files");
   const kernels::Backend backend = kernels::parse_backend(f.str("backend"));
-  apply_threads(f);
+  apply_compute_flags(f);
   const int64_t first = f.i64("first", 0, INT64_MAX);
 
   const std::string ckpt = f.str("checkpoint");

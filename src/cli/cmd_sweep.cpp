@@ -103,7 +103,7 @@ int cmd_sweep(int argc, char** argv) {
   const int64_t warmup_flag = auto_warmup ? 0 : f.i64("warmup-steps", 0, int64_t{1} << 40);
   const uint64_t seed = static_cast<uint64_t>(f.i64("seed", 0, INT64_MAX));
   const kernels::Backend backend = kernels::parse_backend(f.str("backend"));
-  const int threads = apply_threads(f);
+  const int threads = apply_compute_flags(f);
   const bool json = f.boolean("json"), quiet = f.boolean("quiet");
   const std::string model_name = f.str("model");
 
@@ -192,6 +192,7 @@ int cmd_sweep(int argc, char** argv) {
                               {"mflop_trained", mflop_trained},
                               {"threads", threads},
                               {"backend", backend_name},
+                              {"conv_algo", f.str("conv-algo")},
                               {"images", images},
                               {"epoch_images", n},
                               {"results", results}};
@@ -210,9 +211,10 @@ int cmd_sweep(int argc, char** argv) {
   std::printf("# data      %lld training images of %lldx%lld (%s); an epoch is all of them\n",
               static_cast<long long>(n), static_cast<long long>(train.images.h),
               static_cast<long long>(train.images.w), train.name.c_str());
-  std::printf("# threads   %d, back-end %s\n", threads, backend_name.c_str());
+  std::printf("# threads   %d, back-end %s, conv %s\n", threads, backend_name.c_str(),
+              f.str("conv-algo").c_str());
   std::printf("# timing    %lld images per batch size (at least one step) after %s warm-up steps;\n"
-              "#           SGD momentum 0.9 at train's default learning rate; no evaluation\n",
+              "#           SGD Nesterov momentum 0.9 at train's default learning rate; no evaluation\n",
               static_cast<long long>(images),
               auto_warmup ? "max(3, ceil(256/B))" : std::to_string(warmup_flag).c_str());
   std::printf("#\n");

@@ -69,7 +69,7 @@ int cmd_train(int argc, char** argv) {
     throw UsageError("batchscope train: unexpected argument '" + f.positional()[0] + "'");
 
   const kernels::Backend backend = kernels::parse_backend(f.str("backend"));
-  const int threads = apply_threads(f);
+  const int threads = apply_compute_flags(f);
   const bool json = f.boolean("json");
 
   TrainConfig cfg;
@@ -155,7 +155,7 @@ int cmd_train(int argc, char** argv) {
                "  data %lld train / %lld test images of %lldx%lld (%s)\n"
                "  batch %lld, %lld steps per epoch, %lld epoch(s)%s\n"
                "  %s lr %g momentum %g%s weight-decay %g, schedule %s, warm-up %lld steps\n"
-               "  seed %llu, %d thread(s), back-end %s\n",
+               "  seed %llu, %d thread(s), back-end %s, conv %s\n",
                f.str("model").c_str(), static_cast<long long>(model.num_params()),
                2e-6 * static_cast<double>(model.macs_per_sample()), model.spec().c_str(),
                static_cast<long long>(train.images.n), static_cast<long long>(test.images.n),
@@ -167,7 +167,7 @@ int cmd_train(int argc, char** argv) {
                cfg.optim.nesterov ? " (nesterov)" : "", cfg.optim.weight_decay,
                to_string(cfg.schedule.kind).c_str(), static_cast<long long>(cfg.schedule.warmup_steps),
                static_cast<unsigned long long>(cfg.seed), threads,
-               std::string(model.ops().name).c_str());
+               std::string(model.ops().name).c_str(), f.str("conv-algo").c_str());
 
   Progress progress(cfg.epochs, f.boolean("quiet"));
   std::vector<EpochRecord> records;

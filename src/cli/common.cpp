@@ -8,6 +8,7 @@
 
 #include "batchscope/error.h"
 #include "core/cpu_flags.h"
+#include "kernels/kernels.h"
 
 namespace batchscope::cli {
 
@@ -54,12 +55,15 @@ int default_threads() {
 void add_compute_flags(Flags& f) {
   f.add("threads", std::to_string(default_threads()), "worker threads for the kernels");
   f.add("backend", "onednn", "kernel back-end: onednn (fast) or reference (plain loops)");
+  f.add("conv-algo", "direct",
+        "3x3 convolutions on the onednn back-end: direct or winograd (faster, other rounding)");
 }
 
-int apply_threads(const Flags& f) {
+int apply_compute_flags(const Flags& f) {
   const int t = static_cast<int>(f.i64("threads", 1, 1024));
   omp_set_num_threads(t);
   pin_threads();
+  kernels::set_conv_algo(kernels::parse_conv_algo(f.str("conv-algo")));
   return t;
 }
 

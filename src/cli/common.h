@@ -16,8 +16,9 @@ Dataset load_test_set(const Flags& f);
 
 // Declares --threads (default: all cores) and --backend.
 void add_compute_flags(Flags& f);
-// Applies --threads to OpenMP (and so to oneDNN); returns the thread count.
-int apply_threads(const Flags& f);
+// Applies --threads to OpenMP (and so to oneDNN; threads pinned) and --conv-algo; returns the
+// thread count.
+int apply_compute_flags(const Flags& f);
 
 std::string json_escape(const std::string& s);
 // Default thread count: the cores this process may run on.

@@ -84,6 +84,13 @@ struct OpTable {
 
 enum class Backend { Reference, OneDnn };
 
+// How the fast back-end computes 3x3 stride-1 convolutions: direct, or Winograd F(4x4,3x3)
+// (fewer multiplies, slightly different rounding). The reference back-end is always direct.
+enum class ConvAlgo { Direct, Winograd };
+void set_conv_algo(ConvAlgo a);
+// "direct" / "winograd"; throws UsageError naming --conv-algo for anything else.
+ConvAlgo parse_conv_algo(std::string_view s);
+
 // The table for a back-end: ref slots first, then the back-end's overrides.
 const OpTable& ops(Backend b);
 // "reference" / "onednn"; throws UsageError naming --backend for anything else.

@@ -77,4 +77,12 @@ const OpTable* const* all_tables(int* count) {
   return kAllTables;
 }
 
+void set_conv_algo(ConvAlgo a) { onednn::set_conv_algo(a); }
+
+ConvAlgo parse_conv_algo(std::string_view s) {
+  if (s == "direct") return ConvAlgo::Direct;
+  if (s == "winograd") return ConvAlgo::Winograd;
+  throw UsageError("--conv-algo: '" + std::string(s) + "' is not an algorithm; expected direct or winograd");
+}
+
 }  // namespace batchscope::kernels

@@ -315,3 +315,39 @@ TEST(Conv2d, ThreadCountChangeStillMatchesRef) {
 
 }  // namespace
 }  // namespace batchscope
+
+namespace batchscope {
+namespace {
+
+// Winograd F(4x4,3x3) trades exact summation order for fewer multiplies: its error is larger
+// than a direct conv's but must stay small (here 2e-3 of values of order 10). Shapes it does
+// not support (conv1's single input channel) must silently run direct.
+TEST(Conv2d, WinogradMatchesRefWithinItsRounding) {
+  const kernels::OpTable& fast = kernels::ops(kernels::Backend::OneDnn);
+  kernels::set_conv_algo(kernels::ConvAlgo::Winograd);
+  const test::Tolerance tol{/*atol=*/2e-3, /*rtol=*/2e-3};
+  const ConvShape shapes[] = {{2, 32, 26, 26, 64, 3, 3, 1, 1, 0, 0},
+                              {1, 16, 7, 9, 16, 3, 3, 1, 1, 1, 1},
+                              {3, 1, 28, 28, 32, 3, 3, 1, 1, 0, 0}};
+  for (const ConvShape& g : shapes) {
+    const ConvData d(g);
+    std::vector<float> want = nan_floats(y_size(g)), got = nan_floats(y_size(g));
+    kernels::ref::conv2d_fwd(want.data(), d.x.data(), d.w.data(), d.b.data(), g, false);
+    fast.conv2d_fwd(got.data(), d.x.data(), d.w.data(), d.b.data(), g, false);
+    EXPECT_TRUE(test::all_close(got, want, tol, describe("conv2d_fwd", "winograd", to_string(g)), y_dims(g)));
+    std::vector<float> dx_want = nan_floats(x_size(g)), dx = nan_floats(x_size(g));
+    kernels::ref::conv2d_bwd_data(dx_want.data(), d.dy.data(), d.w.data(), g);
+    fast.conv2d_bwd_data(dx.data(), d.dy.data(), d.w.data(), g);
+    EXPECT_TRUE(test::all_close(dx, dx_want, tol, describe("conv2d_bwd_data", "winograd", to_string(g)), x_dims(g)));
+    std::vector<float> dw_want(w_size(g), 0.f), dw(w_size(g), 0.f), db_want(g.K, 0.f), db(g.K, 0.f);
+    kernels::ref::conv2d_bwd_weight(dw_want.data(), db_want.data(), d.dy.data(), d.x.data(), g);
+    fast.conv2d_bwd_weight(dw.data(), db.data(), d.dy.data(), d.x.data(), g);
+    // Weight gradients sum N·P·Q terms: scale the tolerance with that length.
+    const test::Tolerance wtol{2e-3 * static_cast<double>(g.N * g.P() * g.Q()) / 100, 2e-3};
+    EXPECT_TRUE(test::all_close(dw, dw_want, wtol, describe("conv2d_bwd_weight", "winograd", to_string(g)), w_dims(g)));
+  }
+  kernels::set_conv_algo(kernels::ConvAlgo::Direct);
+}
+
+}  // namespace
+}  // namespace batchscope

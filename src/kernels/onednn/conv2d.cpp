@@ -28,9 +28,21 @@ Tag activation_layout(int64_t channels) {
 
 enum class ConvOp : int64_t { kFwd = 1, kBwdData, kBwdWeight };
 
+ConvAlgo g_algo = ConvAlgo::Direct;
+
+// Winograd F(4x4, 3x3) as oneDNN 2.6 implements it on AVX-512 needs 3x3 filters, stride 1 and
+// channel counts that fill 16-wide blocks; anything else runs direct.
+dnnl::algorithm algorithm_for(const ConvShape& g) {
+  const bool wino_fits = g.R == 3 && g.S == 3 && g.stride_h == 1 && g.stride_w == 1 &&
+                         g.C % 16 == 0 && g.K % 16 == 0;
+  return g_algo == ConvAlgo::Winograd && wino_fits ? dnnl::algorithm::convolution_winograd
+                                                   : dnnl::algorithm::convolution_direct;
+}
+
 CacheKey conv_key(ConvOp op, const ConvShape& g, bool has_bias, bool relu) {
   return make_key({static_cast<int64_t>(op), g.N, g.C, g.H, g.W, g.K, g.R, g.S, g.stride_h,
-                   g.stride_w, g.pad_h, g.pad_w, has_bias, relu});
+                   g.stride_w, g.pad_h, g.pad_w, has_bias, relu,
+                   static_cast<int64_t>(algorithm_for(g))});
 }
 
 // The caller's layouts.
@@ -55,7 +67,7 @@ memory::dims padding(const ConvShape& g) { return {g.pad_h, g.pad_w}; }
 dnnl::convolution_forward::desc fwd_desc(const ConvShape& g, bool has_bias) {
   // A zero memory descriptor for the bias tells oneDNN there is none.
   return dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training,
-                                         dnnl::algorithm::convolution_direct, src_any(g),
+                                         algorithm_for(g), src_any(g),
                                          weights_any(g), has_bias ? bias_md(g) : memory::desc(),
                                          dst_any(g), strides(g), padding(g), padding(g));
 }
@@ -86,7 +98,7 @@ std::unique_ptr<Plan> build_bwd_data(const ConvShape& g) {
     // Backward primitives take the forward one as a hint for their algorithm choice.
     const dnnl::convolution_forward::primitive_desc hint(fwd_desc(g, /*has_bias=*/false),
                                                          base_attr(), engine());
-    const dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, src_any(g),
+    const dnnl::convolution_backward_data::desc d(algorithm_for(g), src_any(g),
                                                   weights_any(g), dst_any(g), strides(g),
                                                   padding(g), padding(g));
     const dnnl::convolution_backward_data::primitive_desc pd(d, base_attr(), engine(), hint);
@@ -105,7 +117,7 @@ std::unique_ptr<Plan> build_bwd_weight(const ConvShape& g, bool has_bias) {
     const dnnl::convolution_forward::primitive_desc hint(fwd_desc(g, has_bias), base_attr(),
                                                          engine());
     const dnnl::convolution_backward_weights::desc d(
-        dnnl::algorithm::convolution_direct, src_any(g), weights_any(g),
+        algorithm_for(g), src_any(g), weights_any(g),
         has_bias ? bias_md(g) : memory::desc(), dst_any(g), strides(g), padding(g), padding(g));
     const dnnl::convolution_backward_weights::primitive_desc pd(d, base_attr(), engine(), hint);
     auto plan = std::make_unique<Plan>(dnnl::convolution_backward_weights(pd), pd);
@@ -127,6 +139,11 @@ Cache<Plan>& cache() {
 }
 
 }  // namespace
+
+void set_conv_algo(ConvAlgo a) {
+  std::lock_guard lock(call_mutex());
+  g_algo = a;
+}
 
 void conv2d_fwd(float* y, const float* x, const float* w, const float* b, const ConvShape& g,
                 bool relu) {
