@@ -57,6 +57,9 @@ void add_compute_flags(Flags& f) {
   f.add("backend", "onednn", "kernel back-end: onednn (fast) or reference (plain loops)");
   f.add("conv-algo", "direct",
         "3x3 convolutions on the onednn back-end: direct or winograd (faster, other rounding)");
+  f.add("precision", "f32",
+        "convolution arithmetic on the onednn back-end: f32, or bf16 inputs with f32 "
+        "accumulation and f32 master weights");
 }
 
 int apply_compute_flags(const Flags& f) {
@@ -64,6 +67,7 @@ int apply_compute_flags(const Flags& f) {
   omp_set_num_threads(t);
   pin_threads();
   kernels::set_conv_algo(kernels::parse_conv_algo(f.str("conv-algo")));
+  kernels::set_precision(kernels::parse_precision(f.str("precision")));
   return t;
 }
 

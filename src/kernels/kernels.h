@@ -91,6 +91,14 @@ void set_conv_algo(ConvAlgo a);
 // "direct" / "winograd"; throws UsageError naming --conv-algo for anything else.
 ConvAlgo parse_conv_algo(std::string_view s);
 
+// Arithmetic of the fast back-end's convolutions: f32, or bf16 inputs (activations, weights,
+// output gradients rounded to bfloat16 on the fly) with f32 accumulation, f32 outputs and f32
+// master weights. The reference back-end is always f32.
+enum class Precision { F32, Bf16 };
+void set_precision(Precision p);
+// "f32" / "bf16"; throws UsageError naming --precision for anything else.
+Precision parse_precision(std::string_view s);
+
 // The table for a back-end: ref slots first, then the back-end's overrides.
 const OpTable& ops(Backend b);
 // "reference" / "onednn"; throws UsageError naming --backend for anything else.

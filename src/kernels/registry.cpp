@@ -85,4 +85,12 @@ ConvAlgo parse_conv_algo(std::string_view s) {
   throw UsageError("--conv-algo: '" + std::string(s) + "' is not an algorithm; expected direct or winograd");
 }
 
+void set_precision(Precision p) { onednn::set_precision(p); }
+
+Precision parse_precision(std::string_view s) {
+  if (s == "f32") return Precision::F32;
+  if (s == "bf16") return Precision::Bf16;
+  throw UsageError("--precision: '" + std::string(s) + "' is not a precision; expected f32 or bf16");
+}
+
 }  // namespace batchscope::kernels

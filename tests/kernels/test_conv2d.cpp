@@ -351,3 +351,42 @@ TEST(Conv2d, WinogradMatchesRefWithinItsRounding) {
 
 }  // namespace
 }  // namespace batchscope
+
+namespace batchscope {
+namespace {
+
+// bf16 rounds every input to 8 significant bits (relative error up to 2^-9) and accumulates in
+// f32, so the error of a sum of K products grows like sqrt(K) · 2^-8 · max|a·b| for random data;
+// the bound below is ~4x that. A wrong kernel (a lost channel, a shifted window) is off by O(1).
+TEST(Conv2d, Bf16MatchesRefWithinBf16Rounding) {
+  const kernels::OpTable& fast = kernels::ops(kernels::Backend::OneDnn);
+  kernels::set_precision(kernels::Precision::Bf16);
+  auto tol_for = [](int64_t terms) {
+    return test::Tolerance{0.016 * std::sqrt(static_cast<double>(terms)), 0.01};
+  };
+  const ConvShape shapes[] = {{2, 32, 26, 26, 64, 3, 3, 1, 1, 0, 0},
+                              {1, 16, 7, 9, 16, 3, 3, 2, 2, 1, 1},
+                              {3, 1, 28, 28, 32, 3, 3, 1, 1, 0, 0}};
+  for (const ConvShape& g : shapes) {
+    const ConvData d(g);
+    std::vector<float> want = nan_floats(y_size(g)), got = nan_floats(y_size(g));
+    kernels::ref::conv2d_fwd(want.data(), d.x.data(), d.w.data(), d.b.data(), g, false);
+    fast.conv2d_fwd(got.data(), d.x.data(), d.w.data(), d.b.data(), g, false);
+    EXPECT_TRUE(test::all_close(got, want, tol_for(g.C * g.R * g.S),
+                                describe("conv2d_fwd", "bf16", to_string(g)), y_dims(g)));
+    std::vector<float> dx_want = nan_floats(x_size(g)), dx = nan_floats(x_size(g));
+    kernels::ref::conv2d_bwd_data(dx_want.data(), d.dy.data(), d.w.data(), g);
+    fast.conv2d_bwd_data(dx.data(), d.dy.data(), d.w.data(), g);
+    EXPECT_TRUE(test::all_close(dx, dx_want, tol_for(g.K * g.R * g.S),
+                                describe("conv2d_bwd_data", "bf16", to_string(g)), x_dims(g)));
+    std::vector<float> dw_want(w_size(g), 0.f), dw(w_size(g), 0.f), db_want(g.K, 0.f), db(g.K, 0.f);
+    kernels::ref::conv2d_bwd_weight(dw_want.data(), db_want.data(), d.dy.data(), d.x.data(), g);
+    fast.conv2d_bwd_weight(dw.data(), db.data(), d.dy.data(), d.x.data(), g);
+    EXPECT_TRUE(test::all_close(dw, dw_want, tol_for(g.N * g.P() * g.Q()),
+                                describe("conv2d_bwd_weight", "bf16", to_string(g)), w_dims(g)));
+  }
+  kernels::set_precision(kernels::Precision::F32);
+}
+
+}  // namespace
+}  // namespace batchscope

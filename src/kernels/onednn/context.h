@@ -22,7 +22,7 @@ std::mutex& call_mutex();
 
 // Identifies one cached plan: which op, its sizes and flags, and the thread count.
 struct CacheKey {
-  static constexpr size_t kMaxFields = 16;
+  static constexpr size_t kMaxFields = 20;
   std::array<int64_t, kMaxFields> fields{};
   bool operator==(const CacheKey& o) const { return fields == o.fields; }
 };

@@ -29,11 +29,20 @@ Tag activation_layout(int64_t channels) {
 enum class ConvOp : int64_t { kFwd = 1, kBwdData, kBwdWeight };
 
 ConvAlgo g_algo = ConvAlgo::Direct;
+Precision g_precision = Precision::F32;
+
+// With --precision bf16 the convolutions whose inputs are blocked (16+ channels) read bf16
+// copies of their inputs (made by the input reorders; the caller's buffers and the master
+// weights stay f32) and write f32 outputs and gradients.
+memory::data_type in_type(const ConvShape& g) {
+  return g_precision == Precision::Bf16 && g.C >= kMinBlockedChannels ? memory::data_type::bf16
+                                                                       : kF32;
+}
 
 // Winograd F(4x4, 3x3) as oneDNN 2.6 implements it on AVX-512 needs 3x3 filters, stride 1 and
 // channel counts that fill 16-wide blocks; anything else runs direct.
 dnnl::algorithm algorithm_for(const ConvShape& g) {
-  const bool wino_fits = g.R == 3 && g.S == 3 && g.stride_h == 1 && g.stride_w == 1 &&
+  const bool wino_fits = in_type(g) == kF32 && g.R == 3 && g.S == 3 && g.stride_h == 1 && g.stride_w == 1 &&
                          g.C % 16 == 0 && g.K % 16 == 0;
   return g_algo == ConvAlgo::Winograd && wino_fits ? dnnl::algorithm::convolution_winograd
                                                    : dnnl::algorithm::convolution_direct;
@@ -42,7 +51,7 @@ dnnl::algorithm algorithm_for(const ConvShape& g) {
 CacheKey conv_key(ConvOp op, const ConvShape& g, bool has_bias, bool relu) {
   return make_key({static_cast<int64_t>(op), g.N, g.C, g.H, g.W, g.K, g.R, g.S, g.stride_h,
                    g.stride_w, g.pad_h, g.pad_w, has_bias, relu,
-                   static_cast<int64_t>(algorithm_for(g))});
+                   static_cast<int64_t>(algorithm_for(g)), static_cast<int64_t>(in_type(g))});
 }
 
 // The caller's layouts.
@@ -51,12 +60,14 @@ memory::desc weights_md(const ConvShape& g) { return {{g.K, g.C, g.R, g.S}, kF32
 memory::desc bias_md(const ConvShape& g) { return {{g.K}, kF32, Tag::x}; }
 memory::desc dst_md(const ConvShape& g) { return {{g.N, g.K, g.P(), g.Q()}, kF32, Tag::nchw}; }
 // What the primitives are asked for.
-memory::desc src_any(const ConvShape& g) {
-  return {{g.N, g.C, g.H, g.W}, kF32, activation_layout(g.C)};
+memory::desc src_any(const ConvShape& g, memory::data_type t) {
+  return {{g.N, g.C, g.H, g.W}, t, activation_layout(g.C)};
 }
-memory::desc weights_any(const ConvShape& g) { return {{g.K, g.C, g.R, g.S}, kF32, Tag::any}; }
-memory::desc dst_any(const ConvShape& g) {
-  return {{g.N, g.K, g.P(), g.Q()}, kF32, activation_layout(g.K)};
+memory::desc weights_any(const ConvShape& g) {
+  return {{g.K, g.C, g.R, g.S}, in_type(g), Tag::any};
+}
+memory::desc dst_any(const ConvShape& g, memory::data_type t) {
+  return {{g.N, g.K, g.P(), g.Q()}, t, activation_layout(g.K)};
 }
 
 memory::dims strides(const ConvShape& g) { return {g.stride_h, g.stride_w}; }
@@ -67,9 +78,9 @@ memory::dims padding(const ConvShape& g) { return {g.pad_h, g.pad_w}; }
 dnnl::convolution_forward::desc fwd_desc(const ConvShape& g, bool has_bias) {
   // A zero memory descriptor for the bias tells oneDNN there is none.
   return dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training,
-                                         algorithm_for(g), src_any(g),
+                                         algorithm_for(g), src_any(g, in_type(g)),
                                          weights_any(g), has_bias ? bias_md(g) : memory::desc(),
-                                         dst_any(g), strides(g), padding(g), padding(g));
+                                         dst_any(g, kF32), strides(g), padding(g), padding(g));
 }
 
 std::unique_ptr<Plan> build_fwd(const ConvShape& g, bool has_bias, bool relu) {
@@ -98,8 +109,8 @@ std::unique_ptr<Plan> build_bwd_data(const ConvShape& g) {
     // Backward primitives take the forward one as a hint for their algorithm choice.
     const dnnl::convolution_forward::primitive_desc hint(fwd_desc(g, /*has_bias=*/false),
                                                          base_attr(), engine());
-    const dnnl::convolution_backward_data::desc d(algorithm_for(g), src_any(g),
-                                                  weights_any(g), dst_any(g), strides(g),
+    const dnnl::convolution_backward_data::desc d(algorithm_for(g), src_any(g, kF32),
+                                                  weights_any(g), dst_any(g, in_type(g)), strides(g),
                                                   padding(g), padding(g));
     const dnnl::convolution_backward_data::primitive_desc pd(d, base_attr(), engine(), hint);
     auto plan = std::make_unique<Plan>(dnnl::convolution_backward_data(pd), pd);
@@ -117,8 +128,9 @@ std::unique_ptr<Plan> build_bwd_weight(const ConvShape& g, bool has_bias) {
     const dnnl::convolution_forward::primitive_desc hint(fwd_desc(g, has_bias), base_attr(),
                                                          engine());
     const dnnl::convolution_backward_weights::desc d(
-        algorithm_for(g), src_any(g), weights_any(g),
-        has_bias ? bias_md(g) : memory::desc(), dst_any(g), strides(g), padding(g), padding(g));
+        algorithm_for(g), src_any(g, in_type(g)),
+        memory::desc({g.K, g.C, g.R, g.S}, kF32, Tag::any), has_bias ? bias_md(g) : memory::desc(),
+        dst_any(g, in_type(g)), strides(g), padding(g), padding(g));
     const dnnl::convolution_backward_weights::primitive_desc pd(d, base_attr(), engine(), hint);
     auto plan = std::make_unique<Plan>(dnnl::convolution_backward_weights(pd), pd);
     plan->add_input(DNNL_ARG_SRC, src_md(g), pd.src_desc());
@@ -143,6 +155,11 @@ Cache<Plan>& cache() {
 void set_conv_algo(ConvAlgo a) {
   std::lock_guard lock(call_mutex());
   g_algo = a;
+}
+
+void set_precision(Precision p) {
+  std::lock_guard lock(call_mutex());
+  g_precision = p;
 }
 
 void conv2d_fwd(float* y, const float* x, const float* w, const float* b, const ConvShape& g,

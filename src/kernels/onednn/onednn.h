@@ -11,6 +11,8 @@ namespace batchscope::kernels::onednn {
 
 // Selects the convolution algorithm for plans built from now on (keyed, so both coexist).
 void set_conv_algo(ConvAlgo a);
+// Selects f32 or bf16 convolutions for plans built from now on (keyed, so both coexist).
+void set_precision(Precision p);
 
 // y: [N,K,P,Q] out, overwritten.  x: [N,C,H,W] in.  w: [K,C,R,S] in.  b: [K] in, or nullptr.
 void conv2d_fwd(float* y, const float* x, const float* w, const float* b, const ConvShape& g,
