@@ -319,52 +319,14 @@ TEST(Conv2d, ThreadCountChangeStillMatchesRef) {
 namespace batchscope {
 namespace {
 
-// Winograd F(4x4,3x3) trades exact summation order for fewer multiplies: its error is larger
-// than a direct conv's but must stay small (here 2e-3 of values of order 10). Shapes it does
-// not support (conv1's single input channel) must silently run direct.
-TEST(Conv2d, WinogradMatchesRefWithinItsRounding) {
+// The three conv ops of the fast table against ref under a non-default setting (Winograd,
+// bf16), with a tolerance that depends on the reduction length of each output.
+void check_variant_against_ref(const char* variant, test::Tolerance (*tol_for)(int64_t terms)) {
   const kernels::OpTable& fast = kernels::ops(kernels::Backend::OneDnn);
-  kernels::set_conv_algo(kernels::ConvAlgo::Winograd);
-  const test::Tolerance tol{/*atol=*/2e-3, /*rtol=*/2e-3};
+  // conv2 of mnist-cnn; a small padded (and, for bf16, strided) 16-channel case; conv1, whose
+  // single input channel both variants leave to the default path.
   const ConvShape shapes[] = {{2, 32, 26, 26, 64, 3, 3, 1, 1, 0, 0},
                               {1, 16, 7, 9, 16, 3, 3, 1, 1, 1, 1},
-                              {3, 1, 28, 28, 32, 3, 3, 1, 1, 0, 0}};
-  for (const ConvShape& g : shapes) {
-    const ConvData d(g);
-    std::vector<float> want = nan_floats(y_size(g)), got = nan_floats(y_size(g));
-    kernels::ref::conv2d_fwd(want.data(), d.x.data(), d.w.data(), d.b.data(), g, false);
-    fast.conv2d_fwd(got.data(), d.x.data(), d.w.data(), d.b.data(), g, false);
-    EXPECT_TRUE(test::all_close(got, want, tol, describe("conv2d_fwd", "winograd", to_string(g)), y_dims(g)));
-    std::vector<float> dx_want = nan_floats(x_size(g)), dx = nan_floats(x_size(g));
-    kernels::ref::conv2d_bwd_data(dx_want.data(), d.dy.data(), d.w.data(), g);
-    fast.conv2d_bwd_data(dx.data(), d.dy.data(), d.w.data(), g);
-    EXPECT_TRUE(test::all_close(dx, dx_want, tol, describe("conv2d_bwd_data", "winograd", to_string(g)), x_dims(g)));
-    std::vector<float> dw_want(w_size(g), 0.f), dw(w_size(g), 0.f), db_want(g.K, 0.f), db(g.K, 0.f);
-    kernels::ref::conv2d_bwd_weight(dw_want.data(), db_want.data(), d.dy.data(), d.x.data(), g);
-    fast.conv2d_bwd_weight(dw.data(), db.data(), d.dy.data(), d.x.data(), g);
-    // Weight gradients sum N·P·Q terms: scale the tolerance with that length.
-    const test::Tolerance wtol{2e-3 * static_cast<double>(g.N * g.P() * g.Q()) / 100, 2e-3};
-    EXPECT_TRUE(test::all_close(dw, dw_want, wtol, describe("conv2d_bwd_weight", "winograd", to_string(g)), w_dims(g)));
-  }
-  kernels::set_conv_algo(kernels::ConvAlgo::Direct);
-}
-
-}  // namespace
-}  // namespace batchscope
-
-namespace batchscope {
-namespace {
-
-// bf16 rounds every input to 8 significant bits (relative error up to 2^-9) and accumulates in
-// f32, so the error of a sum of K products grows like sqrt(K) · 2^-8 · max|a·b| for random data;
-// the bound below is ~4x that. A wrong kernel (a lost channel, a shifted window) is off by O(1).
-TEST(Conv2d, Bf16MatchesRefWithinBf16Rounding) {
-  const kernels::OpTable& fast = kernels::ops(kernels::Backend::OneDnn);
-  kernels::set_precision(kernels::Precision::Bf16);
-  auto tol_for = [](int64_t terms) {
-    return test::Tolerance{0.016 * std::sqrt(static_cast<double>(terms)), 0.01};
-  };
-  const ConvShape shapes[] = {{2, 32, 26, 26, 64, 3, 3, 1, 1, 0, 0},
                               {1, 16, 7, 9, 16, 3, 3, 2, 2, 1, 1},
                               {3, 1, 28, 28, 32, 3, 3, 1, 1, 0, 0}};
   for (const ConvShape& g : shapes) {
@@ -373,18 +335,39 @@ TEST(Conv2d, Bf16MatchesRefWithinBf16Rounding) {
     kernels::ref::conv2d_fwd(want.data(), d.x.data(), d.w.data(), d.b.data(), g, false);
     fast.conv2d_fwd(got.data(), d.x.data(), d.w.data(), d.b.data(), g, false);
     EXPECT_TRUE(test::all_close(got, want, tol_for(g.C * g.R * g.S),
-                                describe("conv2d_fwd", "bf16", to_string(g)), y_dims(g)));
+                                describe("conv2d_fwd", variant, to_string(g)), y_dims(g)));
     std::vector<float> dx_want = nan_floats(x_size(g)), dx = nan_floats(x_size(g));
     kernels::ref::conv2d_bwd_data(dx_want.data(), d.dy.data(), d.w.data(), g);
     fast.conv2d_bwd_data(dx.data(), d.dy.data(), d.w.data(), g);
     EXPECT_TRUE(test::all_close(dx, dx_want, tol_for(g.K * g.R * g.S),
-                                describe("conv2d_bwd_data", "bf16", to_string(g)), x_dims(g)));
-    std::vector<float> dw_want(w_size(g), 0.f), dw(w_size(g), 0.f), db_want(g.K, 0.f), db(g.K, 0.f);
+                                describe("conv2d_bwd_data", variant, to_string(g)), x_dims(g)));
+    std::vector<float> dw_want(w_size(g), 0.f), dw(w_size(g), 0.f);
+    std::vector<float> db_want(static_cast<size_t>(g.K), 0.f), db(static_cast<size_t>(g.K), 0.f);
     kernels::ref::conv2d_bwd_weight(dw_want.data(), db_want.data(), d.dy.data(), d.x.data(), g);
     fast.conv2d_bwd_weight(dw.data(), db.data(), d.dy.data(), d.x.data(), g);
     EXPECT_TRUE(test::all_close(dw, dw_want, tol_for(g.N * g.P() * g.Q()),
-                                describe("conv2d_bwd_weight", "bf16", to_string(g)), w_dims(g)));
+                                describe("conv2d_bwd_weight", variant, to_string(g)), w_dims(g)));
   }
+}
+
+// Winograd F(4x4,3x3) trades the direct summation order for fewer multiplies; its error must
+// stay within 2e-3 of outputs of order 10 for sums of up to a thousand terms.
+TEST(Conv2d, WinogradMatchesRefWithinItsRounding) {
+  kernels::set_conv_algo(kernels::ConvAlgo::Winograd);
+  check_variant_against_ref("winograd", [](int64_t terms) {
+    return test::Tolerance{2e-3 * std::max(1.0, static_cast<double>(terms) / 1000), 2e-3};
+  });
+  kernels::set_conv_algo(kernels::ConvAlgo::Direct);
+}
+
+// bf16 rounds every input to 8 significant bits (relative error up to 2^-9) and accumulates in
+// f32, so for random data the error of a sum of K products grows like sqrt(K) · 2^-8 · max|a·b|;
+// the bound is about 4x that. A wrong kernel (a lost channel, a shifted window) is off by O(1).
+TEST(Conv2d, Bf16MatchesRefWithinBf16Rounding) {
+  kernels::set_precision(kernels::Precision::Bf16);
+  check_variant_against_ref("bf16", [](int64_t terms) {
+    return test::Tolerance{0.016 * std::sqrt(static_cast<double>(terms)), 0.01};
+  });
   kernels::set_precision(kernels::Precision::F32);
 }
 
