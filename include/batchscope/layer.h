@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "batchscope/optimizer.h"
 #include "batchscope/tensor.h"
 
 namespace batchscope {
@@ -52,6 +53,14 @@ class Layer {
   // Asks the layer to apply ReLU to its own output (a oneDNN post-op, or the same loop), so
   // the model can skip the separate ReLU pass that follows it. Returns false if it cannot.
   virtual bool fuse_relu() { return false; }
+  // Low-rank weight gradients (docs/performance.md, batch 1): a layer that supports it and
+  // has it switched on leaves its weight gradient as factors instead of writing it, when the
+  // batch is small enough. The model then skips zeroing that range and hands the factors to
+  // the optimizer. Off unless the trainer switches it on, so gradient checks see plain grads.
+  void set_defer_weight_grad(bool on) { defer_weight_grad_ = on; }
+  virtual bool defers_weight_grad_at(int64_t batch) const { (void)batch; return false; }
+  // Valid after backward when defers_weight_grad_at(batch) held; offset is left 0 for the model.
+  virtual LowRankGrad deferred_weight_grad() const { return {}; }
   // Forward multiply-adds per sample (×2 for FLOPs); backward is about twice that.
   virtual int64_t macs_per_sample() const { return 0; }
 
@@ -59,6 +68,7 @@ class Layer {
 
  protected:
   const kernels::OpTable* ops_ = nullptr;
+  bool defer_weight_grad_ = false;
 };
 
 }  // namespace batchscope

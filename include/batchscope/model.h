@@ -9,6 +9,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -70,7 +71,13 @@ class Model {
   const Tensor& forward(const StepContext& ctx);
   // Back-propagates dlogits [batch, num_classes]; accumulates into grads().
   void backward(const Tensor& dlogits);
-  void zero_grad() { grads_.fill(0.f); }
+  // Zeroes the gradients, except ranges the next backward will leave as factors.
+  void zero_grad();
+  // Lets layers leave small-batch weight gradients as factors (Layer::set_defer_weight_grad);
+  // grads() then holds stale values in those ranges and deferred_grads() describes them.
+  void set_defer_weight_grads(bool on);
+  // After backward: the ranges of grads() given by factors, sorted by offset.
+  std::span<const LowRankGrad> deferred_grads() const { return deferred_; }
 
  private:
   std::string spec_;
@@ -87,6 +94,7 @@ class Model {
   std::vector<Tensor> dacts_;          // gradients w.r.t. acts_; dacts_[0] stays empty
   Tensor params_, grads_;
   int64_t num_params_ = 0;
+  std::vector<LowRankGrad> deferred_;
   std::vector<NamedParam> named_;
 };
 

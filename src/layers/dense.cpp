@@ -28,8 +28,15 @@ void Dense::forward(const Tensor& x, Tensor& y, const StepContext&) {
 }
 
 void Dense::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor& dx) {
-  ops_->dense_bwd_weight(params_[0].grad.data(), params_[1].grad.data(), dy.data(), x.data(), N_,
-                         I_, O_);
+  if (defers_weight_grad_at(N_)) {
+    deferred_ = LowRankGrad{/*offset=*/0, O_, I_, N_, dy.data(), x.data()};
+    float* db = params_[1].grad.data();  // db += Σ_n dy[n, :]
+    for (int64_t n = 0; n < N_; ++n)
+      for (int64_t o = 0; o < O_; ++o) db[o] += dy[n * O_ + o];
+  } else {
+    ops_->dense_bwd_weight(params_[0].grad.data(), params_[1].grad.data(), dy.data(), x.data(),
+                           N_, I_, O_);
+  }
   if (!dx.empty()) ops_->dense_bwd_data(dx.data(), dy.data(), params_[0].value.data(), N_, I_, O_);
 }
 

@@ -23,11 +23,21 @@ class Dense final : public Layer {
     return true;
   }
   int64_t macs_per_sample() const override { return I_ * O_; }
+  // Up to this batch the weight gradient dyᵀ·x is built row by row inside the optimizer
+  // instead of being written, read back and zeroed: batch 1 went from ~870 to ~1190 img/s
+  // (docs/performance.md). At batch 8 an A/B was lost in this machine's noise (1430-2100
+  // img/s either way); building a row costs 8 FMAs per weight there, still in L1.
+  static constexpr int64_t kMaxDeferBatch = 8;
+  bool defers_weight_grad_at(int64_t batch) const override {
+    return defer_weight_grad_ && batch <= kMaxDeferBatch;
+  }
+  LowRankGrad deferred_weight_grad() const override { return deferred_; }
   static std::vector<LayerTestConfig> test_configs();
 
  private:
   int64_t N_ = 0, I_ = 0, O_ = 0;
-  bool relu_ = false;  // ReLU fused into the output (Model::Model decides)
+  bool relu_ = false;
+  LowRankGrad deferred_;  // factors of the last backward's weight gradient, when deferred  // ReLU fused into the output (Model::Model decides)
   std::vector<Param> params_;  // weight [O,I], bias [O]
 };
 

@@ -2,6 +2,7 @@
 // initialisation, and the forward/backward loop over layers.
 #include "batchscope/model.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "batchscope/error.h"
@@ -161,12 +162,36 @@ const Tensor& Model::forward(const StepContext& ctx) {
   return acts_.back();
 }
 
+void Model::set_defer_weight_grads(bool on) {
+  for (auto& l : layers_) l->set_defer_weight_grad(on);
+}
+
+void Model::zero_grad() {
+  // Zero run by run, skipping the weight ranges that backward will leave as factors.
+  int64_t start = 0;
+  for (auto& l : layers_) {
+    if (!l->defers_weight_grad_at(batch_) || l->params().empty()) continue;
+    const Param& w = l->params()[0];
+    const int64_t off = w.value.data() - params_.data();
+    std::fill(grads_.data() + start, grads_.data() + off, 0.f);
+    start = off + w.shape.numel();
+  }
+  std::fill(grads_.data() + start, grads_.data() + num_params_, 0.f);
+}
+
 void Model::backward(const Tensor& dlogits) {
   const size_t L = layers_.size();
   // The last layer's dy is dlogits itself; every other dy is the next layer's dx.
   for (size_t i = L; i-- > 0;) {
     const Tensor& dy = (i + 1 == L) ? dlogits : dacts_[i + 1];
     layers_[i]->backward(acts_[i], acts_[i + 1], dy, dacts_[i]);
+  }
+  deferred_.clear();
+  for (auto& l : layers_) {
+    if (!l->defers_weight_grad_at(batch_)) continue;
+    LowRankGrad f = l->deferred_weight_grad();
+    f.offset = l->params()[0].value.data() - params_.data();
+    deferred_.push_back(f);
   }
 }
 

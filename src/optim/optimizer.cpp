@@ -12,6 +12,7 @@ namespace batchscope {
 // Element-wise, so splitting across threads changes no result; below this the fork costs
 // more than it saves.
 constexpr int64_t kParallelMin = 1 << 15;
+constexpr int64_t kChunk = 1 << 14;
 
 std::string to_string(OptimizerKind k) { return k == OptimizerKind::Sgd ? "sgd" : "adam"; }
 
@@ -38,53 +39,97 @@ std::vector<std::pair<std::string, std::vector<float>*>> Optimizer::state() {
   return {{"exp_avg", &m_}, {"exp_avg_sq", &v_}};
 }
 
-void Optimizer::step(float* w, const float* g, double lr_d) {
-  ++t_;
-  const float lr = static_cast<float>(lr_d);
-  const float wd = static_cast<float>(cfg_.weight_decay);
-  const int64_t n = n_;
+// One step's coefficients, computed once and shared by every range of the update.
+struct Optimizer::Coeffs {
+  float lr, wd, mu;                        // SGD
+  float b1, b2, step_size, inv_sqrt_bc2, eps;  // Adam
+};
+
+// w, g, m, v: [n] slices at the same offset of the flat buffers (m, v may be null when the
+// optimizer keeps no such state). The single place where the update rule is written.
+void Optimizer::update_range(float* w, const float* g, float* m, float* v, int64_t n,
+                             const Coeffs& c) const {
   if (cfg_.kind == OptimizerKind::Sgd) {
-    const float mu = static_cast<float>(cfg_.momentum);
-    if (m_.empty()) {
-#pragma omp parallel for schedule(static) if (n >= kParallelMin)
-      for (int64_t i = 0; i < n; ++i) w[i] -= lr * (g[i] + wd * w[i]);
-      return;
-    }
-    // torch initialises the buffer to the first gradient; with dampening 0 that equals
-    // mu·0 + g, so a zero-initialised buffer gives the same numbers without a branch.
-    float* buf = m_.data();
-    if (cfg_.nesterov) {
-#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+    if (!m) {
+      for (int64_t i = 0; i < n; ++i) w[i] -= c.lr * (g[i] + c.wd * w[i]);
+    } else if (cfg_.nesterov) {
+      // torch initialises the buffer to the first gradient; with dampening 0 that equals
+      // mu·0 + g, so a zero-initialised buffer gives the same numbers without a branch.
       for (int64_t i = 0; i < n; ++i) {
-        const float gi = g[i] + wd * w[i];
-        buf[i] = mu * buf[i] + gi;
-        w[i] -= lr * (gi + mu * buf[i]);
+        const float gi = g[i] + c.wd * w[i];
+        m[i] = c.mu * m[i] + gi;
+        w[i] -= c.lr * (gi + c.mu * m[i]);
       }
     } else {
-#pragma omp parallel for schedule(static) if (n >= kParallelMin)
       for (int64_t i = 0; i < n; ++i) {
-        const float gi = g[i] + wd * w[i];
-        buf[i] = mu * buf[i] + gi;
-        w[i] -= lr * buf[i];
+        const float gi = g[i] + c.wd * w[i];
+        m[i] = c.mu * m[i] + gi;
+        w[i] -= c.lr * m[i];
       }
     }
     return;
   }
-  const float b1 = static_cast<float>(cfg_.beta1), b2 = static_cast<float>(cfg_.beta2);
-  const double bc1 = 1.0 - std::pow(cfg_.beta1, static_cast<double>(t_));
-  const double bc2 = 1.0 - std::pow(cfg_.beta2, static_cast<double>(t_));
-  const float step_size = static_cast<float>(lr_d / bc1);
-  const float inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
-  const float eps = static_cast<float>(cfg_.eps);
-  float* m = m_.data();
-  float* v = v_.data();
-#pragma omp parallel for schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; ++i) {
-    const float gi = g[i] + wd * w[i];
-    m[i] = b1 * m[i] + (1.f - b1) * gi;
-    v[i] = b2 * v[i] + (1.f - b2) * gi * gi;
-    w[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
+    const float gi = g[i] + c.wd * w[i];
+    m[i] = c.b1 * m[i] + (1.f - c.b1) * gi;
+    v[i] = c.b2 * v[i] + (1.f - c.b2) * gi * gi;
+    w[i] -= c.step_size * m[i] / (std::sqrt(v[i]) * c.inv_sqrt_bc2 + c.eps);
   }
+}
+
+void Optimizer::step(float* w, const float* g, double lr_d,
+                     std::span<const LowRankGrad> low_rank) {
+  ++t_;
+  Coeffs c{};
+  c.lr = static_cast<float>(lr_d);
+  c.wd = static_cast<float>(cfg_.weight_decay);
+  c.mu = static_cast<float>(cfg_.momentum);
+  if (cfg_.kind == OptimizerKind::Adam) {
+    c.b1 = static_cast<float>(cfg_.beta1);
+    c.b2 = static_cast<float>(cfg_.beta2);
+    const double bc1 = 1.0 - std::pow(cfg_.beta1, static_cast<double>(t_));
+    const double bc2 = 1.0 - std::pow(cfg_.beta2, static_cast<double>(t_));
+    c.step_size = static_cast<float>(lr_d / bc1);
+    c.inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
+    c.eps = static_cast<float>(cfg_.eps);
+  }
+  float* m = m_.empty() ? nullptr : m_.data();
+  float* v = v_.empty() ? nullptr : v_.data();
+  // Everything outside the low-rank ranges reads its gradient from g, in chunks split
+  // statically across threads (element-wise, so the split changes no result).
+  int64_t start = 0;
+  auto dense_part = [&](int64_t end) {
+    const int64_t len = end - start;
+    const int64_t chunks = (len + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) if (len >= kParallelMin)
+    for (int64_t k = 0; k < chunks; ++k) {
+      const int64_t o = start + k * kChunk, n = std::min(kChunk, end - o);
+      update_range(w + o, g + o, m ? m + o : nullptr, v ? v + o : nullptr, n, c);
+    }
+  };
+  for (const LowRankGrad& f : low_rank) {
+    dense_part(f.offset);
+    // Row r of the gradient is Σ_b dy[b,r]·x[b,:], built in a per-thread row buffer that
+    // stays in L1/L2, so the [rows, cols] gradient never goes through memory.
+#pragma omp parallel
+    {
+      std::vector<float> row(static_cast<size_t>(f.cols));
+#pragma omp for schedule(static)
+      for (int64_t r = 0; r < f.rows; ++r) {
+        const float d0 = f.dy[r];
+        for (int64_t j = 0; j < f.cols; ++j) row[static_cast<size_t>(j)] = d0 * f.x[j];
+        for (int64_t b = 1; b < f.batch; ++b) {
+          const float d = f.dy[b * f.rows + r];
+          const float* xb = f.x + b * f.cols;
+          for (int64_t j = 0; j < f.cols; ++j) row[static_cast<size_t>(j)] += d * xb[j];
+        }
+        const int64_t o = f.offset + r * f.cols;
+        update_range(w + o, row.data(), m ? m + o : nullptr, v ? v + o : nullptr, f.cols, c);
+      }
+    }
+    start = f.offset + f.rows * f.cols;
+  }
+  dense_part(n_);
 }
 
 std::string to_string(ScheduleKind k) {

@@ -89,6 +89,7 @@ Trainer::Trainer(Model& m, const TrainConfig& cfg, const Dataset& train)
   steps_per_epoch_ = train.images.n / cfg_.batch_size;
   enable_flush_denormals();
   labels_.resize(static_cast<size_t>(cfg_.batch_size));
+  m_.set_defer_weight_grads(true);
 }
 
 void Trainer::set_position(int64_t epoch, int64_t step) {
@@ -117,7 +118,7 @@ double Trainer::train_step(const int64_t* rows, int64_t* correct) {
   m_.backward(dlogits_);
   const double lr = scheduled_lr(cfg_.schedule, cfg_.optim.lr, step_,
                                  cfg_.epochs * steps_per_epoch_, steps_per_epoch_);
-  opt_.step(m_.params().data(), m_.grads().data(), lr);
+  opt_.step(m_.params().data(), m_.grads().data(), lr, m_.deferred_grads());
   ++step_;
   return loss;
 }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "batchscope/checkpoint.h"
@@ -166,6 +167,39 @@ TEST(Checkpoint, ResumeContinuesBitForBit) {
   while (t.epoch() < c.epochs) t.train_epoch(nullptr);
   ASSERT_EQ(static_cast<size_t>(m.num_params()), straight.size());
   EXPECT_EQ(std::memcmp(m.params().data(), straight.data(), straight.size() * sizeof(float)), 0);
+}
+
+}  // namespace
+}  // namespace batchscope
+
+namespace batchscope {
+namespace {
+
+// At small batches dense weight gradients go to the optimizer as factors (dy, x) instead of
+// through the gradient buffer; the weights must come out as with the plain path.
+TEST(Training, LowRankWeightGradientsMatchThePlainPath) {
+  const Dataset train = make_synthetic(96, 1);
+  for (int64_t batch : {1, 3, 8}) {
+    for (auto kind : {OptimizerKind::Sgd, OptimizerKind::Adam}) {
+      TrainConfig c = small_config();
+      c.epochs = 1;
+      c.batch_size = batch;
+      c.optim.kind = kind;
+      c.optim.lr = kind == OptimizerKind::Sgd ? 0.01 : 1e-3;
+      c.optim.weight_decay = 1e-3;
+      Model fused(kSpec, kIn, 10, kernels::Backend::OneDnn, c.seed);
+      Model plain(kSpec, kIn, 10, kernels::Backend::OneDnn, c.seed);
+      Trainer tf(fused, c, train), tp(plain, c, train);
+      plain.set_defer_weight_grads(false);  // the trainer switched it on
+      tf.train_epoch(nullptr);
+      tp.train_epoch(nullptr);
+      ASSERT_FALSE(fused.deferred_grads().empty()) << "batch " << batch << " took the plain path";
+      EXPECT_TRUE(plain.deferred_grads().empty());
+      for (int64_t i = 0; i < fused.num_params(); ++i)
+        ASSERT_NEAR(fused.params()[i], plain.params()[i], 1e-5 + 1e-4 * std::fabs(plain.params()[i]))
+            << "batch " << batch << " " << to_string(kind) << " param " << i;
+    }
+  }
 }
 
 }  // namespace
