@@ -2,6 +2,7 @@
 // Training drops the last partial batch of each epoch (PyTorch's drop_last=True): every
 // step then has the same shape, so kernels are planned once per batch size.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -40,6 +41,7 @@ struct StepProgress {
   double loss = 0, accuracy = 0;  // running means over the epoch so far
   double images_per_second = 0;
   double lr = 0;
+  bool stopped = false;  // the epoch ended early because a stop was requested
 };
 using ProgressFn = std::function<void(const StepProgress&)>;
 
@@ -53,12 +55,15 @@ class Trainer {
   int64_t step() const { return step_; }    // completed steps, all epochs
   Optimizer& optimizer() { return opt_; }
   const TrainConfig& config() const { return cfg_; }
-  // Resume at the start of `epoch` after `step` steps (from a checkpoint).
+  // Resume after `step` steps in all, `epoch` of them complete (from a checkpoint); the next
+  // train_epoch continues that epoch at step - epoch·steps_per_epoch.
   void set_position(int64_t epoch, int64_t step);
 
-  // Trains one epoch; calls `progress` after every step. Returns the epoch's mean loss and
-  // accuracy in a StepProgress. Throws Error if the loss stops being finite.
-  StepProgress train_epoch(const ProgressFn& progress);
+  // Trains the rest of the current epoch; calls `progress` after every step. Returns the
+  // mean loss and accuracy over the steps it ran. If *stop becomes true it returns after the
+  // step in flight with stopped set and the epoch not complete. Throws Error if the loss
+  // stops being finite.
+  StepProgress train_epoch(const ProgressFn& progress, const std::atomic<bool>* stop = nullptr);
   // One optimisation step on rows[0..batch_size): returns the loss; correct gets the
   // number of right predictions.
   double train_step(const int64_t* rows, int64_t* correct);

@@ -1,7 +1,10 @@
 // `batchscope train`: trains a model on an IDX dataset with mini-batch gradient descent,
 // evaluates on the test set after every epoch, checkpoints, and reports (text or --json).
 //   batchscope train --data data/mnist --model mnist-cnn --epochs 1 --batch-size 64
+#include <signal.h>
+
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -61,6 +64,8 @@ int cmd_train(int argc, char** argv) {
   f.add("limit", "0", "train on only the first N training images (0 = all)");
   add_compute_flags(f);
   f.add("save", "", "checkpoint file (.safetensors) written after every epoch");
+  f.add("checkpoint-every", "0",
+        "also write --save every N steps (0: only at the end of each epoch)");
   f.add("resume", "", "checkpoint to continue from (model and settings come from it)");
   f.add_bool("json", "print one JSON object with the results on stdout");
   f.add_bool("quiet", "no progress output");
@@ -91,6 +96,9 @@ int cmd_train(int argc, char** argv) {
   cfg.norm.std = static_cast<float>(f.dbl("std", 1e-6, 100.0));
   const std::string save_path = f.str("save");
   const std::string resume_path = f.str("resume");
+  const int64_t checkpoint_every = f.i64("checkpoint-every", 0, INT64_MAX);
+  if (checkpoint_every > 0 && save_path.empty())
+    throw UsageError("--checkpoint-every: needs --save FILE to write to");
   std::string model_name = f.str("model");
 
   Dataset train = load_train_set(f);
@@ -169,6 +177,21 @@ int cmd_train(int argc, char** argv) {
                static_cast<unsigned long long>(cfg.seed), threads,
                std::string(model.ops().name).c_str(), f.str("conv-algo").c_str());
 
+  // Ctrl-C finishes the step in flight, writes a checkpoint and exits 130.
+  static std::atomic<bool> interrupted{false};
+  interrupted = false;
+  struct sigaction sa {};
+  sa.sa_handler = [](int) { interrupted = true; };
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+
+  auto save = [&](const std::string& file) {
+    CheckpointInfo info;
+    info.epoch = trainer.epoch();
+    info.step = trainer.step();
+    info.train = cfg;
+    save_checkpoint(file, model, &trainer.optimizer(), info);
+  };
   Progress progress(cfg.epochs, f.boolean("quiet"));
   std::vector<EpochRecord> records;
   double train_seconds = 0;
@@ -177,11 +200,31 @@ int cmd_train(int argc, char** argv) {
   FILE* report = json ? stderr : stdout;
   while (trainer.epoch() < cfg.epochs) {
     const auto t0 = std::chrono::steady_clock::now();
-    StepProgress p = trainer.train_epoch([&](const StepProgress& sp) { progress.update(sp); });
+    const int64_t first_step = trainer.step();
+    StepProgress p = trainer.train_epoch(
+        [&](const StepProgress& sp) {
+          progress.update(sp);
+          // Mid-epoch checkpoints; the one at the epoch's end is written below, after the test.
+          if (checkpoint_every > 0 && trainer.step() % checkpoint_every == 0 &&
+              sp.step_in_epoch < sp.steps_per_epoch)
+            save(save_path);
+        },
+        &interrupted);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     progress.end_epoch();
+    if (p.stopped || interrupted) {
+      const std::string file = save_path.empty() ? "batchscope-interrupted.safetensors" : save_path;
+      save(file);
+      std::fprintf(stderr,
+                   "interrupted after step %lld (epoch %lld, step %lld of %lld); checkpoint "
+                   "written to '%s'; continue with --resume %s\n",
+                   static_cast<long long>(trainer.step()), static_cast<long long>(trainer.epoch() + (p.stopped ? 1 : 0)),
+                   static_cast<long long>(p.stopped ? p.step_in_epoch : trainer.steps_per_epoch()),
+                   static_cast<long long>(trainer.steps_per_epoch()), file.c_str(), file.c_str());
+      return 130;
+    }
     train_seconds += secs;
-    const int64_t imgs = trainer.steps_per_epoch() * cfg.batch_size;
+    const int64_t imgs = (trainer.step() - first_step) * cfg.batch_size;
     images_trained += imgs;
     // Evaluating at the training batch size (at least 256) reuses the training step's kernel
     // plans and buffers instead of planning a second shape.
@@ -196,11 +239,7 @@ int cmd_train(int argc, char** argv) {
                  static_cast<double>(imgs) / secs);
     std::fflush(report);
     if (!save_path.empty()) {
-      CheckpointInfo info;
-      info.epoch = trainer.epoch();
-      info.step = trainer.step();
-      info.train = cfg;
-      save_checkpoint(save_path, model, &trainer.optimizer(), info);
+      save(save_path);
       std::fprintf(stderr, "saved checkpoint '%s' (epoch %lld)\n", save_path.c_str(),
                    static_cast<long long>(trainer.epoch()));
     }

@@ -93,6 +93,10 @@ Trainer::Trainer(Model& m, const TrainConfig& cfg, const Dataset& train)
 }
 
 void Trainer::set_position(int64_t epoch, int64_t step) {
+  if (step < epoch * steps_per_epoch_ || step > (epoch + 1) * steps_per_epoch_)
+    throw DataError("checkpoint position: step " + std::to_string(step) + " does not fall in epoch " +
+                    std::to_string(epoch + 1) + " of " + std::to_string(steps_per_epoch_) +
+                    " steps");
   epoch_ = epoch;
   step_ = step;
 }
@@ -123,7 +127,7 @@ double Trainer::train_step(const int64_t* rows, int64_t* correct) {
   return loss;
 }
 
-StepProgress Trainer::train_epoch(const ProgressFn& progress) {
+StepProgress Trainer::train_epoch(const ProgressFn& progress, const std::atomic<bool>* stop) {
   using clock = std::chrono::steady_clock;
   perm_ = epoch_permutation(cfg_.seed, epoch_, data_.images.n);
   StepProgress p;
@@ -132,18 +136,25 @@ StepProgress Trainer::train_epoch(const ProgressFn& progress) {
   double loss_sum = 0;
   int64_t correct_sum = 0;
   const auto t0 = clock::now();
-  for (int64_t s = 0; s < steps_per_epoch_; ++s) {
+  // A resumed epoch continues where its checkpoint was taken: same permutation, same steps.
+  const int64_t first = step_ - epoch_ * steps_per_epoch_;
+  for (int64_t s = first; s < steps_per_epoch_; ++s) {
     int64_t correct = 0;
     p.lr = scheduled_lr(cfg_.schedule, cfg_.optim.lr, step_, cfg_.epochs * steps_per_epoch_,
                         steps_per_epoch_);
     loss_sum += train_step(perm_.data() + s * cfg_.batch_size, &correct);
     correct_sum += correct;
+    const int64_t done = s + 1 - first;
     p.step_in_epoch = s + 1;
-    p.loss = loss_sum / static_cast<double>(s + 1);
-    p.accuracy = static_cast<double>(correct_sum) / static_cast<double>((s + 1) * cfg_.batch_size);
+    p.loss = loss_sum / static_cast<double>(done);
+    p.accuracy = static_cast<double>(correct_sum) / static_cast<double>(done * cfg_.batch_size);
     const double secs = std::chrono::duration<double>(clock::now() - t0).count();
-    p.images_per_second = secs > 0 ? static_cast<double>((s + 1) * cfg_.batch_size) / secs : 0;
+    p.images_per_second = secs > 0 ? static_cast<double>(done * cfg_.batch_size) / secs : 0;
     if (progress) progress(p);
+    if (stop && stop->load() && s + 1 < steps_per_epoch_) {
+      p.stopped = true;
+      return p;
+    }
   }
   ++epoch_;
   return p;
