@@ -71,6 +71,10 @@ class Model {
   const Tensor& forward(const StepContext& ctx);
   // Back-propagates dlogits [batch, num_classes]; accumulates into grads().
   void backward(const Tensor& dlogits);
+  // For error messages after a non-finite loss: the first layer, in order, whose parameters
+  // or forward output hold a NaN or Inf, as "layer 6 (dense:128) weight"; "" if none.
+  // Scans everything: call it only once something has gone wrong.
+  std::string first_non_finite() const;
   // Zeroes the gradients, except ranges the next backward will leave as factors.
   void zero_grad();
   // Lets layers leave small-batch weight gradients as factors (Layer::set_defer_weight_grad);

@@ -162,6 +162,22 @@ const Tensor& Model::forward(const StepContext& ctx) {
   return acts_.back();
 }
 
+std::string Model::first_non_finite() const {
+  auto bad = [](const float* v, int64_t n) {
+    for (int64_t i = 0; i < n; ++i)
+      if (!std::isfinite(v[i])) return true;
+    return false;
+  };
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const std::string where = "layer " + std::to_string(i) + " (" + layers_[i]->spec() + ") ";
+    for (const Param& p : layers_[i]->params())
+      if (bad(p.value.data(), p.shape.numel())) return where + p.name;
+    if (i + 1 < acts_.size() && !acts_[i + 1].empty() && bad(acts_[i + 1].data(), acts_[i + 1].numel()))
+      return where + "output";
+  }
+  return "";
+}
+
 void Model::set_defer_weight_grads(bool on) {
   for (auto& l : layers_) l->set_defer_weight_grad(on);
 }

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <numeric>
 
 #include "batchscope/error.h"
@@ -111,10 +112,16 @@ double Trainer::train_step(const int64_t* rows, int64_t* correct) {
   probs_.resize(logits.shape());
   dlogits_.resize(logits.shape());
   const double loss = m_.ops().softmax_xent_fwd(probs_.data(), logits.data(), labels_.data(), B, L);
-  if (!std::isfinite(loss))
+  if (!std::isfinite(loss)) {
+    const std::string where = m_.first_non_finite();
+    char lr[32];
+    std::snprintf(lr, sizeof lr, "%g", cfg_.optim.lr);
     throw Error("training diverged at epoch " + std::to_string(epoch_ + 1) + ", step " +
-                std::to_string(step_ + 1) + ": the loss is " + std::to_string(loss) +
-                "; try a lower --lr (now " + std::to_string(cfg_.optim.lr) + ")");
+                std::to_string(step_ + 1) + ": the loss is " +
+                (std::isnan(loss) ? "NaN" : "infinite") +
+                (where.empty() ? std::string() : "; first non-finite values in " + where) +
+                "; try a lower --lr (now " + lr + ")");
+  }
   int64_t c = 0;
   for (int64_t i = 0; i < B; ++i) c += argmax(probs_.data() + i * L, L) == labels_[static_cast<size_t>(i)];
   *correct = c;

@@ -101,6 +101,8 @@ TEST(Training, DivergenceStopsWithAClearError) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("diverged"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("--lr"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("first non-finite values in layer"), std::string::npos)
+        << e.what();
   }
 }
 
