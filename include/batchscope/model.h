@@ -71,6 +71,11 @@ class Model {
   const Tensor& forward(const StepContext& ctx);
   // Back-propagates dlogits [batch, num_classes]; accumulates into grads().
   void backward(const Tensor& dlogits);
+  // Upper estimate of the bytes training at `batch` needs, before anything is allocated:
+  // activations and their gradients, max-pool indices, parameters, gradients and
+  // `optimizer_slots` state buffers, and the kernels' shared scratch (blocked copies of the
+  // largest layer's input and output).
+  int64_t estimate_training_bytes(int64_t batch, int optimizer_slots) const;
   // For error messages after a non-finite loss: the first layer, in order, whose parameters
   // or forward output hold a NaN or Inf, as "layer 6 (dense:128) weight"; "" if none.
   // Scans everything: call it only once something has gone wrong.

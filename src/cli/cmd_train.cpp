@@ -64,6 +64,9 @@ int cmd_train(int argc, char** argv) {
   f.add("limit", "0", "train on only the first N training images (0 = all)");
   add_compute_flags(f);
   f.add("save", "", "checkpoint file (.safetensors) written after every epoch");
+  f.add("max-memory", "available",
+        "refuse to start if training would need more than this many MiB (default: the memory "
+        "available now)");
   f.add("checkpoint-every", "0",
         "also write --save every N steps (0: only at the end of each epoch)");
   f.add("resume", "", "checkpoint to continue from (model and settings come from it)");
@@ -151,6 +154,19 @@ int cmd_train(int argc, char** argv) {
                      " images)");
 
   Model model(model_name, in_sample, 10, backend, cfg.seed);
+  {
+    // Model holds no activations yet; refuse before the first step allocates them.
+    const int slots = cfg.optim.kind == OptimizerKind::Adam ? 2 : (cfg.optim.momentum > 0 ? 1 : 0);
+    const int64_t need = model.estimate_training_bytes(std::max<int64_t>(cfg.batch_size, 256), slots) +
+                         static_cast<int64_t>(train.images.pixels.size() + test.images.pixels.size());
+    const int64_t limit = f.str("max-memory") == "available" ? available_memory_bytes()
+                                                             : f.i64("max-memory", 1, int64_t{1} << 40) << 20;
+    if (limit > 0 && need > limit)
+      throw UsageError("--batch-size: training " + model.spec() + " at batch " +
+                       std::to_string(cfg.batch_size) + " needs about " + std::to_string(need >> 20) +
+                       " MiB; the limit is " + std::to_string(limit >> 20) +
+                       " MiB (--max-memory); use a smaller batch or raise the limit");
+  }
   Trainer trainer(model, cfg, train);
   if (!resume_path.empty()) {
     load_checkpoint(resume_path, model, &trainer.optimizer());

@@ -4,6 +4,7 @@
 #include <omp.h>
 #include <sched.h>
 
+#include <cstdio>
 #include <thread>
 
 #include "batchscope/error.h"
@@ -69,6 +70,17 @@ int apply_compute_flags(const Flags& f) {
   kernels::set_conv_algo(kernels::parse_conv_algo(f.str("conv-algo")));
   kernels::set_precision(kernels::parse_precision(f.str("precision")));
   return t;
+}
+
+int64_t available_memory_bytes() {
+  std::FILE* f = std::fopen("/proc/meminfo", "r");
+  if (!f) return 0;
+  char line[256];
+  long long kib = 0;
+  while (std::fgets(line, sizeof line, f))
+    if (std::sscanf(line, "MemAvailable: %lld kB", &kib) == 1) break;
+  std::fclose(f);
+  return static_cast<int64_t>(kib) * 1024;
 }
 
 std::string json_escape(const std::string& s) {

@@ -21,6 +21,8 @@ void add_compute_flags(Flags& f);
 int apply_compute_flags(const Flags& f);
 
 std::string json_escape(const std::string& s);
+// MemAvailable from /proc/meminfo in bytes, or 0 if it cannot be read.
+int64_t available_memory_bytes();
 // Default thread count: the cores this process may run on.
 int default_threads();
 

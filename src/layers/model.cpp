@@ -162,6 +162,22 @@ const Tensor& Model::forward(const StepContext& ctx) {
   return acts_.back();
 }
 
+int64_t Model::estimate_training_bytes(int64_t batch, int optimizer_slots) const {
+  int64_t act = 0, largest_pair = 0;
+  for (size_t i = 0; i < sample_shapes_.size(); ++i) {
+    act += sample_shapes_[i].numel();
+    if (i + 1 < sample_shapes_.size())
+      largest_pair = std::max(largest_pair, sample_shapes_[i].numel() + sample_shapes_[i + 1].numel());
+  }
+  const int64_t f = static_cast<int64_t>(sizeof(float));
+  // Activations and their gradients; fused ReLU outputs are counted although they alias
+  // their producer's, which covers max-pool indices and loss buffers with room to spare.
+  const int64_t activations = 2 * act * batch * f;
+  const int64_t parameters = (2 + optimizer_slots) * num_params_ * f;
+  const int64_t scratch = 2 * largest_pair * batch * f;  // blocked copies, both directions
+  return activations + parameters + scratch;
+}
+
 std::string Model::first_non_finite() const {
   auto bad = [](const float* v, int64_t n) {
     for (int64_t i = 0; i < n; ++i)

@@ -106,6 +106,9 @@ TEST_F(Cli, UsageErrorsExitTwoNamingTheFlag) {
   expect_cli_error(run_cli(tmp, "train --lr -1" + data()), 2, {"--lr"});
   expect_cli_error(run_cli(tmp, "frobnicate"), 2, {"frobnicate"});
   expect_cli_error(run_cli(tmp, "eval --data " + tmp.path().string()), 2, {"--checkpoint"});
+  expect_cli_error(run_cli(tmp, "train --max-memory 1 --batch-size 600" + data()), 2,
+                   {"--max-memory", "MiB", "batch 600"});
+  expect_cli_error(run_cli(tmp, "train --checkpoint-every 5" + data()), 2, {"--checkpoint-every", "--save"});
   RunResult help = run_cli(tmp, "train --help");
   EXPECT_EQ(help.code, 0);
   EXPECT_NE(help.out.find("--batch-size VALUE"), std::string::npos);
