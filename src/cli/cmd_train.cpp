@@ -202,6 +202,12 @@ int cmd_train(int argc, char** argv) {
   sigaction(SIGINT, &sa, nullptr);
 
   auto save = [&](const std::string& file) {
+    // A NaN gradient shows in the loss only one step later; never let it into a checkpoint,
+    // so the last one written stays the last good one.
+    if (const std::string where = model.first_non_finite(); !where.empty())
+      throw Error("training diverged by step " + std::to_string(trainer.step()) +
+                  ": non-finite values in " + where + "; '" + file +
+                  "' keeps the last good checkpoint; try a lower --lr");
     CheckpointInfo info;
     info.epoch = trainer.epoch();
     info.step = trainer.step();

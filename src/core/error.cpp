@@ -6,9 +6,9 @@
 
 namespace batchscope {
 
-void check_failed(const char* cond, const std::string& msg, const std::source_location& loc) {
-  std::fprintf(stderr, "internal error: %s:%u: check '%s' failed: %s\n", loc.file_name(),
-               static_cast<unsigned>(loc.line()), cond, msg.c_str());
+void check_failed(const char* cond, const std::string& msg, const char* file, int line) {
+  std::fprintf(stderr, "internal error: %s:%d: check '%s' failed: %s\n", file, line, cond,
+               msg.c_str());
   std::abort();
 }
 

@@ -101,6 +101,12 @@ Model::Model(std::string_view name_or_spec, const Shape& in_sample, int64_t num_
   int64_t total = 0;
   for (auto& l : layers_)
     for (auto& p : l->params()) total += p.shape.numel();
+  // 2^27 floats is 512 MiB per buffer: far beyond any MNIST-class network, and a spec past it
+  // is a typo (dense:1000000) rather than a model to allocate.
+  constexpr int64_t kMaxParams = int64_t{1} << 27;
+  if (total > kMaxParams)
+    throw ShapeError("model spec '" + spec_ + "' has " + std::to_string(total) +
+                     " parameters; at most " + std::to_string(kMaxParams) + " are supported");
   params_ = Tensor(Shape{std::max<int64_t>(total, 1)});
   grads_ = Tensor(Shape{std::max<int64_t>(total, 1)});
   int64_t off = 0;

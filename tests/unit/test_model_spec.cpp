@@ -62,6 +62,7 @@ TEST(ModelSpec, RefusesSpecsThatDoNotFit) {
   expect_shape_error("maxpool2d:64,flatten,dense:10", {"layer 0", "[1,28,28]"});
   expect_shape_error("flatten,dense:10,maxpool2d:2", {"layer 2", "[10]"});
   expect_shape_error("conv2d:8:3:pad=3,flatten,dense:10", {"pad 3"});
+  expect_shape_error("flatten,dense:1000000,dense:10", {"parameters", "at most"});
 }
 
 TEST(ModelSpec, RefusesMalformedTokens) {

@@ -170,7 +170,7 @@ void Plan::execute() {
 
 void creation_failed(const char* op, const dnnl::error& e) {
   check_failed("primitive creation", std::string("oneDNN ") + op + ": " + e.what(),
-               std::source_location::current());
+               __FILE__, __LINE__);
 }
 
 }  // namespace batchscope::kernels::onednn
