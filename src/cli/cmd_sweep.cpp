@@ -17,6 +17,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "kernels/kernels.h"
+#include "train/cost_model.h"
 #include "train/peak.h"
 
 namespace batchscope::cli {
@@ -168,6 +169,15 @@ int cmd_sweep(int argc, char** argv) {
     }
   }
 
+  // The cost model over the measured rows (t_epoch(B) = N·(a/B + b)); needs two batch sizes.
+  std::vector<int64_t> fit_b;
+  std::vector<double> fit_t;
+  for (const SweepRow& r : rows) {
+    fit_b.push_back(r.batch);
+    fit_t.push_back(r.seconds_per_epoch);
+  }
+  const CostModelFit fit = fit_cost_model(fit_b, fit_t, n);
+  const bool have_fit = fit.b > 0 && rows.size() >= 2;
   if (json) {
     nlohmann::ordered_json results = nlohmann::ordered_json::array();
     for (const SweepRow& r : rows)
@@ -182,7 +192,7 @@ int cmd_sweep(int argc, char** argv) {
                          {"steps_timed", r.steps},
                          {"images_timed", r.images},
                          {"lr", r.lr}});
-    const nlohmann::ordered_json j = {{"command", command},
+    nlohmann::ordered_json j = {{"command", command},
                               {"host", ctx.host},
                               {"date", ctx.date},
                               {"build", ctx.build},
@@ -196,6 +206,10 @@ int cmd_sweep(int argc, char** argv) {
                               {"images", images},
                               {"epoch_images", n},
                               {"results", results}};
+    if (have_fit)
+      j["cost_model"] = {{"a_seconds_per_iteration", fit.a}, {"b_seconds_per_image", fit.b},
+                         {"r2", fit.r2}, {"batch_within_10pct_of_floor", fit.batch_within_10pct},
+                         {"floor_seconds_per_epoch", fit.b * static_cast<double>(n)}};
     std::printf("%s\n", j.dump().c_str());
     return 0;
   }
@@ -224,6 +238,12 @@ int cmd_sweep(int argc, char** argv) {
     std::printf("%6lld %9lld %10.3f %10.1f %10.1f %12.1f %9.1f\n", static_cast<long long>(r.batch),
                 static_cast<long long>(r.iterations_per_epoch), r.ms_per_iteration,
                 r.images_per_second, r.seconds_per_epoch, 5 * r.seconds_per_epoch, r.gflops);
+  if (have_fit)
+    std::printf("#\n# cost model t_epoch(B) = N*(a/B + b), least squares over these rows:\n"
+                "#   a = %.3f ms per iteration (fixed), b = %.4f ms per image, R^2 = %.4f\n"
+                "#   floor N*b = %.1f s per epoch; within 10%% of it from batch %.0f on\n",
+                1e3 * fit.a, 1e3 * fit.b, fit.r2, fit.b * static_cast<double>(n),
+                fit.batch_within_10pct);
   return 0;
 }
 
