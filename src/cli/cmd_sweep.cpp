@@ -177,7 +177,9 @@ int cmd_sweep(int argc, char** argv) {
     fit_t.push_back(r.seconds_per_epoch);
   }
   const CostModelFit fit = fit_cost_model(fit_b, fit_t, n);
-  const bool have_fit = fit.b > 0 && rows.size() >= 2;
+  std::vector<int64_t> distinct = fit_b;
+  std::sort(distinct.begin(), distinct.end());
+  const bool have_fit = std::unique(distinct.begin(), distinct.end()) - distinct.begin() >= 2;
   if (json) {
     nlohmann::ordered_json results = nlohmann::ordered_json::array();
     for (const SweepRow& r : rows)
@@ -206,7 +208,7 @@ int cmd_sweep(int argc, char** argv) {
                               {"images", images},
                               {"epoch_images", n},
                               {"results", results}};
-    if (have_fit)
+    if (have_fit && fit.b > 0)
       j["cost_model"] = {{"a_seconds_per_iteration", fit.a}, {"b_seconds_per_image", fit.b},
                          {"r2", fit.r2}, {"batch_within_10pct_of_floor", fit.batch_within_10pct},
                          {"floor_seconds_per_epoch", fit.b * static_cast<double>(n)}};
@@ -238,12 +240,16 @@ int cmd_sweep(int argc, char** argv) {
     std::printf("%6lld %9lld %10.3f %10.1f %10.1f %12.1f %9.1f\n", static_cast<long long>(r.batch),
                 static_cast<long long>(r.iterations_per_epoch), r.ms_per_iteration,
                 r.images_per_second, r.seconds_per_epoch, 5 * r.seconds_per_epoch, r.gflops);
-  if (have_fit)
+  if (have_fit) {
     std::printf("#\n# cost model t_epoch(B) = N*(a/B + b), least squares over these rows:\n"
-                "#   a = %.3f ms per iteration (fixed), b = %.4f ms per image, R^2 = %.4f\n"
-                "#   floor N*b = %.1f s per epoch; within 10%% of it from batch %.0f on\n",
-                1e3 * fit.a, 1e3 * fit.b, fit.r2, fit.b * static_cast<double>(n),
-                fit.batch_within_10pct);
+                "#   a = %.3f ms per iteration (fixed), b = %.4f ms per image, R^2 = %.4f\n",
+                1e3 * fit.a, 1e3 * fit.b, fit.r2);
+    if (fit.b > 0)
+      std::printf("#   floor N*b = %.1f s per epoch; within 10%% of it from batch %.0f on\n",
+                  fit.b * static_cast<double>(n), fit.batch_within_10pct);
+    else
+      std::printf("#   b <= 0: the timings are too short or noisy for a fit; time more --images\n");
+  }
   return 0;
 }
 

@@ -68,15 +68,19 @@ TEST_F(SweepCli, TextReportHasHeaderThenOneRowPerBatchSize) {
   std::istringstream lines(r.out);
   std::string line;
   std::vector<std::string> rows;
+  std::string footer;
   bool header_done = false;
   while (std::getline(lines, line)) {
     if (line.rfind("#", 0) == 0) {
-      EXPECT_FALSE(header_done) << "a '#' line after the table: " << line;
+      if (header_done) footer += line + "\n";  // the cost-model block closes the report
       continue;
     }
+    EXPECT_TRUE(footer.empty()) << "a table row after the footer: " << line;
     header_done = true;
     rows.push_back(line);
   }
+  EXPECT_NE(footer.find("# cost model t_epoch(B) = N*(a/B + b)"), std::string::npos) << r.out;
+  EXPECT_NE(footer.find("ms per iteration (fixed)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("# command   batchscope sweep"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("# host"), std::string::npos);
   EXPECT_NE(r.out.find("# threads   1"), std::string::npos);
