@@ -37,20 +37,12 @@ void pool_plane_2x2(float* y, int32_t* argmax, const float* x, int64_t W, int64_
   }
 }
 
-// One plane, any window and stride: ref's loop.
-void pool_plane_generic(float* y, int32_t* argmax, const float* x, const PoolShape& g, int64_t P,
-                        int64_t Q) {
-  for (int64_t p = 0; p < P; ++p)
-    for (int64_t q = 0; q < Q; ++q) {
-      int64_t best = (p * g.stride_h) * g.W + q * g.stride_w;
-      for (int64_t r = 0; r < g.R; ++r)
-        for (int64_t s = 0; s < g.S; ++s) {
-          const int64_t at = (p * g.stride_h + r) * g.W + (q * g.stride_w + s);
-          if (x[at] > x[best]) best = at;
-        }
-      y[p * Q + q] = x[best];
-      argmax[p * Q + q] = static_cast<int32_t>(best);
-    }
+// One plane, any window and stride: ref's loop itself, on a one-plane geometry (its argmax
+// is plane-relative too), so the two cannot drift apart.
+void pool_plane_generic(float* y, int32_t* argmax, const float* x, const PoolShape& g) {
+  PoolShape one = g;
+  one.N = one.C = 1;
+  ref::maxpool2d_fwd(y, argmax, x, one);
 }
 
 }  // namespace
@@ -66,7 +58,7 @@ void maxpool2d_fwd(float* y, int32_t* argmax, const float* x, const PoolShape& g
     if (is_2x2)
       pool_plane_2x2(yp, ap, xp, g.W, P, Q);
     else
-      pool_plane_generic(yp, ap, xp, g, P, Q);
+      pool_plane_generic(yp, ap, xp, g);
   };
   if (planes * g.H * g.W < kParallelMin) {
     for (int64_t plane = 0; plane < planes; ++plane) pool_plane(plane);
