@@ -8,7 +8,8 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libdnnl-dev zlib1g-dev nlohmann-json3-dev
-          libgtest-dev libgmock-dev googletest libbenchmark-dev ca-certificates python3)
+          libgtest-dev libgmock-dev googletest libbenchmark-dev libexpat1-dev ca-certificates
+          python3 python3-numpy)
 want_npm=0
 
 for arg in "$@"; do
