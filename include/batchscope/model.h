@@ -57,6 +57,10 @@ class Model {
   int64_t num_params() const { return num_params_; }
   int64_t macs_per_sample() const;
   const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
+  // Per-sample shapes: [i] is layer i's input, [i+1] its output; [0] is the model's input.
+  const std::vector<Shape>& sample_shapes() const { return sample_shapes_; }
+  // Layer i is a ReLU whose work the layer before it does (its forward is skipped).
+  bool fused(size_t i) const { return fused_[i]; }
   const std::vector<NamedParam>& named_params() const { return named_; }
   const kernels::OpTable& ops() const { return *ops_; }
 
@@ -85,6 +89,7 @@ class Model {
   // Lets layers leave small-batch weight gradients as factors (Layer::set_defer_weight_grad);
   // grads() then holds stale values in those ranges and deferred_grads() describes them.
   void set_defer_weight_grads(bool on);
+  bool defer_weight_grads() const { return defer_weight_grads_; }
   // After backward: the ranges of grads() given by factors, sorted by offset.
   std::span<const LowRankGrad> deferred_grads() const { return deferred_; }
 
@@ -104,6 +109,7 @@ class Model {
   Tensor params_, grads_;
   int64_t num_params_ = 0;
   std::vector<LowRankGrad> deferred_;
+  bool defer_weight_grads_ = false;  // the last set_defer_weight_grads value
   std::vector<NamedParam> named_;
 };
 

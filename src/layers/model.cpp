@@ -7,6 +7,7 @@
 
 #include "batchscope/error.h"
 #include "core/rng.h"
+#include "core/step_profiler.h"
 #include "kernels/kernels.h"
 #include "layers/conv2d.h"
 #include "layers/dense.h"
@@ -163,6 +164,7 @@ const Tensor& Model::forward(const StepContext& ctx) {
     if (fused_[i]) continue;
     StepContext c = ctx;
     c.seed = derive_seed(ctx.seed, kDropoutStream, i);
+    TimedScope t(Phase::Forward, static_cast<int32_t>(i));
     layers_[i]->forward(acts_[i], acts_[i + 1], c);
   }
   return acts_.back();
@@ -201,6 +203,7 @@ std::string Model::first_non_finite() const {
 }
 
 void Model::set_defer_weight_grads(bool on) {
+  defer_weight_grads_ = on;
   for (auto& l : layers_) l->set_defer_weight_grad(on);
 }
 
@@ -222,6 +225,9 @@ void Model::backward(const Tensor& dlogits) {
   // The last layer's dy is dlogits itself; every other dy is the next layer's dx.
   for (size_t i = L; i-- > 0;) {
     const Tensor& dy = (i + 1 == L) ? dlogits : dacts_[i + 1];
+    StepProfiler* prof = active_profiler();
+    if (prof) prof->current_layer = static_cast<int32_t>(i);
+    TimedScope t(Phase::Backward, static_cast<int32_t>(i));
     layers_[i]->backward(acts_[i], acts_[i + 1], dy, dacts_[i]);
   }
   deferred_.clear();
