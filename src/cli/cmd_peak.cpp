@@ -3,6 +3,8 @@
 // starts with '#' lines saying what ran where, then one aligned row per probe.
 //   batchscope peak [--threads T] [--seconds S] [--json]
 #include <cstdio>
+#include <ctime>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -10,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "train/peak.h"
+#include "train/peak_cache.h"
 
 namespace batchscope::cli {
 
@@ -23,6 +26,7 @@ int cmd_peak(int argc, char** argv) {
   f.add("seconds", "0.35", "time per probe, split into 7 repetitions");
   f.add("triad-mib", "128", "MiB per triad array (three arrays)");
   f.add_bool("json", "print one JSON object on stdout");
+  f.add_bool("no-cache", "do not store the result for sweep and profile (see --help of either)");
   if (!f.parse(argc, argv)) return 0;
   if (!f.positional().empty())
     throw UsageError("batchscope peak: unexpected argument '" + f.positional()[0] + "'");
@@ -35,6 +39,14 @@ int cmd_peak(int argc, char** argv) {
   for (int i = 0; i < argc; ++i) command += std::string(" ") + argv[i];
   const ReportContext ctx = report_context();
   const PeakResult r = measure_peak(threads, seconds, triad_mib << 20);
+  // Stored for sweep and profile, which otherwise measure it themselves.
+  std::filesystem::path cache;
+  if (triad_mib >= 128 && !f.boolean("no-cache")) {
+    RooflinePeak stored{r, ctx.host, ctx.date, ctx.build, static_cast<int64_t>(std::time(nullptr)),
+                        "measured now", {}};
+    store_peak(stored);
+    if (load_cached_peak(threads, 60)) cache = peak_cache_dir();
+  }
 
   std::string cores;
   for (size_t i = 0; i < r.cores.size(); ++i) {
@@ -42,30 +54,10 @@ int cmd_peak(int argc, char** argv) {
     cores += std::to_string(r.cores[i]);
   }
   if (json) {
-    nlohmann::ordered_json j = {
-        {"command", command},
-        {"host", ctx.host},
-        {"date", ctx.date},
-        {"build", ctx.build},
-        {"isa", r.isa},
-        {"fma_chains", r.fma_chains},
-        {"threads", r.threads},
-        {"cores", r.cores},
-        {"pinned", r.pinned},
-        {"repetitions", r.repetitions},
-        {"seconds_per_repetition", r.seconds_per_repetition},
-        {"gflops_1t", r.gflops_1t},
-        {"gflops_1t_max", r.gflops_1t_max},
-        {"gflops_all", r.gflops_all},
-        {"gflops_all_max", r.gflops_all_max},
-        {"gflops_1t_cpu_time", r.gflops_1t_cpu},
-        {"gflops_all_cpu_time", r.gflops_all_cpu},
-        {"triad_gbs", r.triad_gbs},
-        {"triad_gbs_max", r.triad_gbs_max},
-        {"triad_bytes_per_element", 12},
-        {"triad_gbs_write_allocate", r.triad_gbs_write_allocate},
-        {"triad_mib_per_array", r.triad_bytes_per_array >> 20},
-    };
+    nlohmann::ordered_json j = {{"command", command}, {"host", ctx.host}, {"date", ctx.date},
+                                {"build", ctx.build}};
+    j.update(peak_to_json(r));
+    if (!cache.empty()) j["cached_in"] = cache.string();
     std::printf("%s\n", j.dump().c_str());
     return 0;
   }
@@ -88,6 +80,11 @@ int cmd_peak(int argc, char** argv) {
   std::printf("# cpu time  per second on a core: %.1f GFLOP/s (1 thread), %.1f (%d threads)%s\n",
               r.gflops_1t_cpu, r.gflops_all_cpu, r.threads,
               busy > 0.1 ? "; the machine was busy, wall-clock rates are lower" : "");
+  if (!cache.empty())
+    std::printf("# cached    in %s for sweep and profile (used for a week on this host)\n",
+                cache.string().c_str());
+  else if (measured_on_busy_machine(r))
+    std::printf("# cached    no: the machine was busy, so sweep and profile will measure again\n");
   std::printf("#\n");
   std::printf("%-22s %7s %10s %10s  %s\n", "probe", "threads", "median", "max", "unit");
   std::printf("%-22s %7d %10.1f %10.1f  %s\n", "fma_fp32", 1, r.gflops_1t, r.gflops_1t_max, "GFLOP/s");

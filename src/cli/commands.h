@@ -10,5 +10,6 @@ int cmd_predict(int argc, char** argv);
 int cmd_models(int argc, char** argv);
 int cmd_sweep(int argc, char** argv);
 int cmd_peak(int argc, char** argv);
+int cmd_profile(int argc, char** argv);
 
 }  // namespace batchscope::cli

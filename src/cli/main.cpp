@@ -22,7 +22,9 @@ void print_usage(FILE* out) {
       "  eval      accuracy, per-class accuracy and confusion matrix of a checkpoint\n"
       "  predict   classify images (IDX or PGM files) with a checkpoint\n"
       "  models    list the built-in networks with parameter counts and FLOPs per image\n"
-      "  sweep     training speed per batch size: ms/step, images/s, seconds per epoch\n"
+      "  sweep     training speed per batch size, where the time goes and why it flattens;\n"
+      "            with --target-accuracy, time to an accuracy per batch size\n"
+      "  profile   one batch size in depth: per layer and phase ms, FLOPs, bytes, % of peak, trace\n"
       "  peak      measured FP32 peak FLOP/s (1 and all threads) and memory bandwidth\n\n"
       "Run 'batchscope COMMAND --help' for a command's flags.\n",
       out);
@@ -52,7 +54,9 @@ int main(int argc, char** argv) {
     if (cmd == "models") return cli::cmd_models(argc - 2, argv + 2);
     if (cmd == "sweep") return cli::cmd_sweep(argc - 2, argv + 2);
     if (cmd == "peak") return cli::cmd_peak(argc - 2, argv + 2);
-    throw UsageError("unknown command '" + cmd + "'; expected train, eval, predict, models, sweep or peak");
+    if (cmd == "profile") return cli::cmd_profile(argc - 2, argv + 2);
+    throw UsageError("unknown command '" + cmd +
+                     "'; expected train, eval, predict, models, sweep, profile or peak");
   } catch (const UsageError& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 2;

@@ -3,6 +3,7 @@
 #include "layers/conv2d.h"
 
 #include "batchscope/error.h"
+#include "core/step_profiler.h"
 
 namespace batchscope {
 
@@ -45,10 +46,16 @@ void Conv2d::forward(const Tensor& x, Tensor& y, const StepContext&) {
 }
 
 void Conv2d::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor& dx) {
-  ops_->conv2d_bwd_weight(params_[0].grad.data(), params_[1].grad.data(), dy.data(), x.data(),
-                          s_);
+  {
+    TimedScope t(Phase::BackwardWeights);
+    ops_->conv2d_bwd_weight(params_[0].grad.data(), params_[1].grad.data(), dy.data(), x.data(),
+                            s_);
+  }
   // The first layer's input gradient is never used; the model passes an empty dx for it.
-  if (!dx.empty()) ops_->conv2d_bwd_data(dx.data(), dy.data(), params_[0].value.data(), s_);
+  if (!dx.empty()) {
+    TimedScope t(Phase::BackwardData);
+    ops_->conv2d_bwd_data(dx.data(), dy.data(), params_[0].value.data(), s_);
+  }
 }
 
 int64_t Conv2d::macs_per_sample() const { return s_.K * s_.P() * s_.Q() * s_.C * s_.R * s_.S; }

@@ -2,6 +2,7 @@
 #include "layers/dense.h"
 
 #include "batchscope/error.h"
+#include "core/step_profiler.h"
 
 namespace batchscope {
 
@@ -28,6 +29,7 @@ void Dense::forward(const Tensor& x, Tensor& y, const StepContext&) {
 }
 
 void Dense::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor& dx) {
+  TimedScope tw(Phase::BackwardWeights);
   if (defers_weight_grad_at(N_)) {
     deferred_ = LowRankGrad{/*offset=*/0, O_, I_, N_, dy.data(), x.data()};
     float* db = params_[1].grad.data();  // db += Σ_n dy[n, :]
@@ -37,7 +39,11 @@ void Dense::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor& d
     ops_->dense_bwd_weight(params_[0].grad.data(), params_[1].grad.data(), dy.data(), x.data(),
                            N_, I_, O_);
   }
-  if (!dx.empty()) ops_->dense_bwd_data(dx.data(), dy.data(), params_[0].value.data(), N_, I_, O_);
+  tw.stop();
+  if (!dx.empty()) {
+    TimedScope t(Phase::BackwardData);
+    ops_->dense_bwd_data(dx.data(), dy.data(), params_[0].value.data(), N_, I_, O_);
+  }
 }
 
 std::vector<LayerTestConfig> Dense::test_configs() {

@@ -10,6 +10,7 @@
 #include "batchscope/error.h"
 #include "core/cpu_flags.h"
 #include "core/rng.h"
+#include "core/step_profiler.h"
 #include "kernels/kernels.h"
 
 namespace batchscope {
@@ -104,13 +105,23 @@ void Trainer::set_position(int64_t epoch, int64_t step) {
 
 double Trainer::train_step(const int64_t* rows, int64_t* correct) {
   const int64_t B = cfg_.batch_size, L = m_.num_classes();
+  TimedScope step_scope(Phase::Step);
   m_.reshape(B);
-  fill_batch(m_.input().data(), labels_.data(), data_, rows, B, cfg_.norm);
-  m_.zero_grad();
+  {
+    TimedScope t(Phase::Data);
+    fill_batch(m_.input().data(), labels_.data(), data_, rows, B, cfg_.norm);
+  }
+  {
+    TimedScope t(Phase::ZeroGrad);
+    m_.zero_grad();
+  }
   StepContext ctx{/*training=*/true, derive_seed(cfg_.seed, kDropoutStream, static_cast<uint64_t>(step_))};
+  TimedScope fwd_scope(Phase::Forward);
   const Tensor& logits = m_.forward(ctx);
+  fwd_scope.stop();
   probs_.resize(logits.shape());
   dlogits_.resize(logits.shape());
+  TimedScope loss_scope(Phase::Loss);
   const double loss = m_.ops().softmax_xent_fwd(probs_.data(), logits.data(), labels_.data(), B, L);
   if (!std::isfinite(loss)) {
     const std::string where = m_.first_non_finite();
@@ -126,10 +137,17 @@ double Trainer::train_step(const int64_t* rows, int64_t* correct) {
   for (int64_t i = 0; i < B; ++i) c += argmax(probs_.data() + i * L, L) == labels_[static_cast<size_t>(i)];
   *correct = c;
   m_.ops().softmax_xent_bwd(dlogits_.data(), probs_.data(), labels_.data(), B, L);
-  m_.backward(dlogits_);
+  loss_scope.stop();
+  {
+    TimedScope t(Phase::Backward);
+    m_.backward(dlogits_);
+  }
   const double lr = scheduled_lr(cfg_.schedule, cfg_.optim.lr, step_,
                                  cfg_.epochs * steps_per_epoch_, steps_per_epoch_);
-  opt_.step(m_.params().data(), m_.grads().data(), lr, m_.deferred_grads());
+  {
+    TimedScope t(Phase::Update);
+    opt_.step(m_.params().data(), m_.grads().data(), lr, m_.deferred_grads());
+  }
   ++step_;
   return loss;
 }

@@ -1,0 +1,75 @@
+// The batch-size sweep as a report: the seed's table with phase shares and % of peak, the
+// cost model and its generated explanation, the peers side by side, and the files --out
+// writes (sweep.md, sweep.csv, sweep.json, epoch_time.svg, phase_shares.svg).
+//   SweepReport rep{...};
+//   const SweepAnalysis an = analyse_sweep(rep);
+//   std::fputs(sweep_text(rep, an).c_str(), stdout);
+//   write_sweep_files("out", rep, an);
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "train/cost_model.h"
+#include "train/peak.h"
+#include "train/peak_cache.h"
+#include "train/sweep.h"
+
+namespace batchscope::report {
+
+// Another implementation timed over the same batch sizes (python/numpy_cnn.py, torch_cnn.py).
+struct PeerRow {
+  int64_t batch = 0, images = 0;
+  double ms_per_iteration = 0, images_per_second = 0, seconds_per_epoch = 0;
+};
+struct PeerRun {
+  std::string peer;     // "numpy" or "torch"
+  bool ran = false;
+  std::string note;     // why it was skipped, or its version
+  std::vector<PeerRow> rows;
+};
+
+struct SweepReport {
+  std::string command;
+  ReportContext ctx;
+  int threads = 0;
+  std::string conv_algo, data_name;
+  int64_t image_h = 0, image_w = 0;
+  SweepResult sweep;
+  RooflinePeak peak;
+  double fork_join_us = 0;  // measured empty parallel region
+  std::vector<PeerRun> peers;
+};
+
+struct SweepAnalysis {
+  bool have_fit = false;
+  CostModelFit fit;
+  double floor_seconds = 0;          // N·b
+  double compute_floor_seconds = 0;  // N · FLOPs per image / measured peak
+  std::vector<std::string> explanation;  // paragraphs, every figure from this run
+};
+
+SweepAnalysis analyse_sweep(const SweepReport& r);
+
+std::string sweep_text(const SweepReport& r, const SweepAnalysis& a);      // the terminal report
+std::string sweep_markdown(const SweepReport& r, const SweepAnalysis& a);  // sweep.md
+std::string sweep_csv(const SweepReport& r);                               // one row per (source, batch)
+nlohmann::ordered_json sweep_json(const SweepReport& r, const SweepAnalysis& a);
+std::string epoch_time_svg(const SweepReport& r, const SweepAnalysis& a);
+std::string phase_shares_svg(const SweepReport& r);
+
+// Creates `dir` if needed and writes the five files atomically; returns their paths.
+std::vector<std::filesystem::path> write_sweep_files(const std::filesystem::path& dir,
+                                                     const SweepReport& r, const SweepAnalysis& a);
+
+// The share of a row's step in each phase, in percent: data, forward (with the loss),
+// backward, update (with zeroing the gradients), and the rest.
+struct PhaseShares {
+  double data = 0, forward = 0, backward = 0, update = 0, other = 0;
+};
+PhaseShares phase_shares(const StepProfile& p);
+
+}  // namespace batchscope::report

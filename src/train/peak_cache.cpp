@@ -1,0 +1,182 @@
+// Peak measurements stored per host and thread count (see peak_cache.h). The cache is a
+// convenience: an unreadable, foreign or stale file is ignored and the peak re-measured.
+#include "train/peak_cache.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <sstream>
+
+#include "batchscope/error.h"
+#include "core/atomic_file.h"
+
+namespace batchscope {
+
+namespace {
+
+constexpr int64_t kMaxAgeSeconds = 7 * 24 * 3600;
+
+std::filesystem::path cache_file(const std::filesystem::path& dir, int threads) {
+  return dir / ("peak-" + std::to_string(threads) + "threads.json");
+}
+
+}  // namespace
+
+PeakChoice parse_peak_choice(const std::string& s) {
+  PeakChoice c;
+  if (s == "auto") return c;
+  if (s == "measure") {
+    c.policy = PeakPolicy::Measure;
+    return c;
+  }
+  const size_t colon = s.find(':');
+  char* end1 = nullptr;
+  char* end2 = nullptr;
+  if (colon != std::string::npos) {
+    const std::string a = s.substr(0, colon), b = s.substr(colon + 1);
+    c.gflops = std::strtod(a.c_str(), &end1);
+    c.gbs = std::strtod(b.c_str(), &end2);
+    if (!a.empty() && !b.empty() && *end1 == '\0' && *end2 == '\0' && c.gflops > 0 && c.gbs > 0 &&
+        std::isfinite(c.gflops) && std::isfinite(c.gbs)) {
+      c.policy = PeakPolicy::Given;
+      return c;
+    }
+  }
+  throw UsageError("--peak: '" + s +
+                   "' is not a choice; expected auto (cached if fresh), measure, or GFLOPS:GBS such as 233:25");
+}
+
+std::filesystem::path peak_cache_dir() {
+  if (const char* d = std::getenv("BATCHSCOPE_CACHE_DIR"); d && *d) return d;
+  if (const char* d = std::getenv("XDG_CACHE_HOME"); d && *d) return std::filesystem::path(d) / "batchscope";
+  if (const char* d = std::getenv("HOME"); d && *d) return std::filesystem::path(d) / ".cache" / "batchscope";
+  return {};
+}
+
+nlohmann::ordered_json peak_to_json(const PeakResult& r) {
+  return {{"isa", r.isa},
+          {"fma_chains", r.fma_chains},
+          {"threads", r.threads},
+          {"cores", r.cores},
+          {"pinned", r.pinned},
+          {"repetitions", r.repetitions},
+          {"seconds_per_repetition", r.seconds_per_repetition},
+          {"gflops_1t", r.gflops_1t},
+          {"gflops_1t_max", r.gflops_1t_max},
+          {"gflops_all", r.gflops_all},
+          {"gflops_all_max", r.gflops_all_max},
+          {"gflops_1t_cpu_time", r.gflops_1t_cpu},
+          {"gflops_all_cpu_time", r.gflops_all_cpu},
+          {"triad_gbs", r.triad_gbs},
+          {"triad_gbs_max", r.triad_gbs_max},
+          {"triad_bytes_per_element", 12},
+          {"triad_gbs_write_allocate", r.triad_gbs_write_allocate},
+          {"triad_mib_per_array", r.triad_bytes_per_array >> 20}};
+}
+
+PeakResult peak_from_json(const nlohmann::json& j) {
+  PeakResult r;
+  r.isa = j.at("isa").get<std::string>();
+  r.fma_chains = j.at("fma_chains").get<int>();
+  r.threads = j.at("threads").get<int>();
+  r.cores = j.at("cores").get<std::vector<int>>();
+  r.pinned = j.at("pinned").get<bool>();
+  r.repetitions = j.at("repetitions").get<int>();
+  r.seconds_per_repetition = j.at("seconds_per_repetition").get<double>();
+  r.gflops_1t = j.at("gflops_1t").get<double>();
+  r.gflops_1t_max = j.at("gflops_1t_max").get<double>();
+  r.gflops_all = j.at("gflops_all").get<double>();
+  r.gflops_all_max = j.at("gflops_all_max").get<double>();
+  r.gflops_1t_cpu = j.at("gflops_1t_cpu_time").get<double>();
+  r.gflops_all_cpu = j.at("gflops_all_cpu_time").get<double>();
+  r.triad_gbs = j.at("triad_gbs").get<double>();
+  r.triad_gbs_max = j.at("triad_gbs_max").get<double>();
+  r.triad_gbs_write_allocate = j.at("triad_gbs_write_allocate").get<double>();
+  r.triad_bytes_per_array = j.at("triad_mib_per_array").get<int64_t>() << 20;
+  if (!(r.gflops_all > 0) || !(r.gflops_1t > 0) || !(r.triad_gbs > 0))
+    throw std::runtime_error("non-positive peak");
+  return r;
+}
+
+bool measured_on_busy_machine(const PeakResult& r) {
+  return r.gflops_all < 0.9 * r.gflops_all_cpu || r.gflops_1t < 0.9 * r.gflops_1t_cpu;
+}
+
+void store_peak(const RooflinePeak& p) {
+  const std::filesystem::path dir = peak_cache_dir();
+  // Other processes took the cores during the probe: keep such a figure out of the cache so
+  // a later report does not read its speed against a roofline that was too low.
+  if (dir.empty() || measured_on_busy_machine(p.peak)) return;
+  try {
+    std::filesystem::create_directories(dir);
+    nlohmann::ordered_json j = {{"host", p.host}, {"date", p.date}, {"build", p.build},
+                                {"unix_time", p.unix_time}, {"peak", peak_to_json(p.peak)}};
+    write_file_atomic(cache_file(dir, p.peak.threads), j.dump(2) + "\n");
+  } catch (const std::exception&) {
+    // A read-only home or full disk costs only a re-measurement next time.
+  }
+}
+
+std::optional<RooflinePeak> load_cached_peak(int threads, int64_t max_age_seconds) {
+  const std::filesystem::path dir = peak_cache_dir();
+  if (dir.empty()) return std::nullopt;
+  const std::filesystem::path file = cache_file(dir, threads);
+  std::ifstream in(file);
+  if (!in) return std::nullopt;
+  try {
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const nlohmann::json j = nlohmann::json::parse(ss.str());
+    RooflinePeak p;
+    p.peak = peak_from_json(j.at("peak"));
+    p.host = j.at("host").get<std::string>();
+    p.date = j.at("date").get<std::string>();
+    p.build = j.at("build").get<std::string>();
+    p.unix_time = j.at("unix_time").get<int64_t>();
+    const ReportContext here = report_context();
+    const int64_t age = static_cast<int64_t>(std::time(nullptr)) - p.unix_time;
+    // The build line carries the ISA the probe was compiled for, so a cache written by an
+    // AVX2 build is not read by an AVX-512 one.
+    if (p.host != here.host || p.peak.threads != threads || p.build != here.build || age < 0 ||
+        age > max_age_seconds)
+      return std::nullopt;
+    p.origin = "cached from " + p.date;
+    p.file = file;
+    return p;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+RooflinePeak peak_for_report(int threads, const PeakChoice& choice) {
+  RooflinePeak p;
+  const ReportContext ctx = report_context();
+  if (choice.policy == PeakPolicy::Given) {
+    p.peak.threads = threads;
+    p.peak.gflops_all = p.peak.gflops_all_max = p.peak.gflops_all_cpu = choice.gflops;
+    p.peak.gflops_1t = p.peak.gflops_1t_max = p.peak.gflops_1t_cpu = choice.gflops / std::max(1, threads);
+    p.peak.triad_gbs = p.peak.triad_gbs_max = choice.gbs;
+    p.peak.triad_gbs_write_allocate = choice.gbs * 16.0 / 12.0;
+    p.host = ctx.host;
+    p.date = ctx.date;
+    p.build = ctx.build;
+    p.origin = "given with --peak";
+    return p;
+  }
+  if (choice.policy == PeakPolicy::Auto)
+    if (auto cached = load_cached_peak(threads, kMaxAgeSeconds)) return *cached;
+  p.peak = measure_peak(threads, 0.35);
+  p.host = ctx.host;
+  p.date = ctx.date;
+  p.build = ctx.build;
+  p.unix_time = static_cast<int64_t>(std::time(nullptr));
+  p.origin = "measured now";
+  store_peak(p);
+  const std::filesystem::path dir = peak_cache_dir();
+  if (!dir.empty()) p.file = cache_file(dir, threads);
+  return p;
+}
+
+}  // namespace batchscope

@@ -1,0 +1,54 @@
+// The roofline the sweep and profile reports measure against, without re-measuring it on every
+// run: `batchscope peak` (and any report that had to measure) stores its result per host and
+// thread count, with the date, in the user's cache folder; reports reuse it while it is fresh.
+//   RooflinePeak p = peak_for_report(2, PeakPolicy::Auto);  // cached or measured now
+//   p.origin  // "measured now" or "cached from 2026-11-29T09:30:00+0000"
+#pragma once
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "train/peak.h"
+
+namespace batchscope {
+
+struct RooflinePeak {
+  PeakResult peak;
+  std::string host, date, build;  // where and when it was measured
+  int64_t unix_time = 0;
+  std::string origin;  // "measured now" or "cached from <date>"
+  std::filesystem::path file;  // the cache file used or written ("" if none)
+};
+
+enum class PeakPolicy {
+  Auto,     // use the cache if it is for this host, thread count and ISA and under a week old
+  Measure,  // always measure (and refresh the cache)
+  Given,    // the user's own figures ("GFLOPS:GBS"), e.g. from an earlier `batchscope peak`
+};
+struct PeakChoice {
+  PeakPolicy policy = PeakPolicy::Auto;
+  double gflops = 0, gbs = 0;  // Given
+};
+// "auto", "measure" or "GFLOPS:GBS" (e.g. 233:25); UsageError naming --peak otherwise.
+PeakChoice parse_peak_choice(const std::string& s);
+
+// $BATCHSCOPE_CACHE_DIR, else $XDG_CACHE_HOME/batchscope, else $HOME/.cache/batchscope; empty
+// if none of them is set.
+std::filesystem::path peak_cache_dir();
+
+nlohmann::ordered_json peak_to_json(const PeakResult& r);
+PeakResult peak_from_json(const nlohmann::json& j);  // throws nlohmann exceptions on bad input
+
+// Other processes held the cores while it ran: wall-clock rates are >10% below CPU-time ones.
+bool measured_on_busy_machine(const PeakResult& r);
+// Stores a fresh measurement (best effort: a cache that cannot be written is skipped, and so
+// is a measurement taken on a busy machine).
+void store_peak(const RooflinePeak& p);
+// The cached result for this host/threads/ISA if present, readable and fresh enough.
+std::optional<RooflinePeak> load_cached_peak(int threads, int64_t max_age_seconds);
+// Measures (0.35 s per probe) or loads, per the policy; measuring also stores.
+RooflinePeak peak_for_report(int threads, const PeakChoice& choice);
+
+}  // namespace batchscope

@@ -1,0 +1,134 @@
+// The time-to-accuracy loop (see time_to_accuracy.h).
+#include "train/time_to_accuracy.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+
+#include "batchscope/error.h"
+#include "batchscope/model.h"
+#include "batchscope/trainer.h"
+#include "train/noise_scale.h"
+
+namespace batchscope {
+
+namespace {
+using clock_type = std::chrono::steady_clock;
+double since(clock_type::time_point t0) {
+  return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+}  // namespace
+
+LrScaling parse_lr_scaling(const std::string& s) {
+  if (s == "linear") return LrScaling::Linear;
+  if (s == "sqrt") return LrScaling::Sqrt;
+  if (s == "none") return LrScaling::None;
+  throw UsageError("--lr-scaling: '" + s + "' is not a rule; expected linear, sqrt or none");
+}
+
+std::string to_string(LrScaling s) {
+  switch (s) {
+    case LrScaling::Linear: return "linear";
+    case LrScaling::Sqrt: return "sqrt";
+    case LrScaling::None: return "none";
+  }
+  return "?";
+}
+
+double scaled_lr(const TtaConfig& c, int64_t batch) {
+  const double r = static_cast<double>(batch) / static_cast<double>(c.base_batch);
+  const double f = c.scaling == LrScaling::Linear ? r : c.scaling == LrScaling::Sqrt ? std::sqrt(r) : 1.0;
+  return std::min(c.max_lr, c.base_lr * f);
+}
+
+TtaResult run_time_to_accuracy(const TtaConfig& c, const Dataset& train, const Dataset& test,
+                               const TtaCheckFn& on_check) {
+  TtaResult res;
+  const Shape in_sample{1, train.images.h, train.images.w};
+  const int64_t n = train.images.n;
+  for (int64_t B : c.batches) {
+    // The same seed: every batch size starts from the same weights.
+    Model model(c.model, in_sample, 10, c.backend, c.seed);
+    TtaRun run;
+    run.batch = B;
+    run.lr = scaled_lr(c, B);
+    TrainConfig tc;
+    tc.batch_size = B;
+    tc.seed = c.seed;
+    tc.optim.lr = run.lr;
+    const int64_t steps_per_epoch = n / B;
+    const int64_t max_steps =
+        std::max<int64_t>(1, static_cast<int64_t>(std::ceil(c.max_epochs * static_cast<double>(steps_per_epoch))));
+    // The trainer's cosine horizon is epochs × steps per epoch; round the budget up to whole epochs.
+    tc.epochs = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(c.max_epochs)));
+    tc.schedule.kind = ScheduleKind::Cosine;
+    run.warmup_steps = std::max<int64_t>(1, c.warmup_images / B);
+    tc.schedule.warmup_steps = run.warmup_steps;
+    Trainer trainer(model, tc, train);
+    NoiseScaleEstimator noise;
+    std::vector<int64_t> probe_rows(static_cast<size_t>(c.noise_b_small * c.noise_micro_batches));
+    const int64_t check_steps = std::max<int64_t>(1, c.check_every_images / B);
+
+    double train_seconds = 0;
+    int64_t step = 0, probe_count = 0;
+    std::vector<int64_t> perm;
+    run.stopped_by = "epochs";
+    while (step < max_steps) {
+      const int64_t epoch = step / steps_per_epoch, in_epoch = step % steps_per_epoch;
+      if (in_epoch == 0 || perm.empty()) perm = epoch_permutation(c.seed, epoch, n);
+      const int64_t todo = std::min({check_steps - step % check_steps, steps_per_epoch - in_epoch, max_steps - step});
+      int64_t correct = 0;
+      const auto t0 = clock_type::now();
+      try {
+        for (int64_t s = 0; s < todo; ++s) trainer.train_step(perm.data() + (in_epoch + s) * B, &correct);
+      } catch (const Error& e) {
+        run.stopped_by = e.what();
+        break;
+      }
+      train_seconds += since(t0);
+      step += todo;
+      if (step % check_steps != 0 && step < max_steps && train_seconds < c.max_seconds) continue;
+
+      // A check: the noise probe on fresh rows, then the full test set.
+      const auto tp = clock_type::now();
+      const std::vector<int64_t> pp = epoch_permutation(c.seed ^ 0x9E3779B97F4A7C15ull, ++probe_count, n);
+      std::copy_n(pp.begin(), probe_rows.size(), probe_rows.begin());
+      noise.add(probe_gradient_norms(model, train, tc.norm, probe_rows, c.noise_b_small, c.seed + static_cast<uint64_t>(probe_count)));
+      run.probe_seconds += since(tp);
+      const auto te = clock_type::now();
+      const EvalResult ev = evaluate(model, test, tc.norm);
+      run.eval_seconds += since(te);
+
+      TtaCheck ck;
+      ck.steps = step;
+      ck.images = step * B;
+      ck.epochs = static_cast<double>(step) / static_cast<double>(steps_per_epoch);
+      ck.train_seconds = train_seconds;
+      ck.test_accuracy = ev.accuracy;
+      ck.test_loss = ev.loss;
+      ck.b_simple = noise.b_simple();
+      run.checks.push_back(ck);
+      run.best_accuracy = std::max(run.best_accuracy, ev.accuracy);
+      if (on_check) on_check(run, ck);
+      if (ev.accuracy >= c.target) {
+        run.reached = true;
+        run.at_target = ck;
+        run.stopped_by = "target";
+        break;
+      }
+      if (train_seconds >= c.max_seconds) {
+        run.stopped_by = "seconds";
+        break;
+      }
+    }
+    res.runs.push_back(run);
+  }
+  for (size_t i = 0; i < res.runs.size(); ++i)
+    if (res.runs[i].reached &&
+        (res.best < 0 || res.runs[i].at_target.train_seconds < res.runs[static_cast<size_t>(res.best)].at_target.train_seconds))
+      res.best = static_cast<int>(i);
+  return res;
+}
+
+}  // namespace batchscope

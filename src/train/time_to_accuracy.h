@@ -1,0 +1,72 @@
+// Time to accuracy per batch size: every batch size trains from the same initialisation, with
+// its learning rate scaled from a base batch (linear, square root or not at all) after a linear
+// warm-up, until the test accuracy, checked every so many images, reaches the target or a
+// budget runs out. Only training steps count towards the time; evaluation and the gradient
+// noise probes that run at every check are timed apart. The noise probe feeds the critical
+// batch size estimate B_simple (noise_scale.h) printed beside the accuracy curve.
+//   TtaConfig c; c.target = 0.99; c.batches = {32, 64, 128};
+//   TtaResult r = run_time_to_accuracy(c, train, test, on_check);
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "batchscope/idx.h"
+#include "batchscope/optimizer.h"
+#include "kernels/kernels.h"
+
+namespace batchscope {
+
+enum class LrScaling { Linear, Sqrt, None };
+LrScaling parse_lr_scaling(const std::string& s);  // UsageError naming --lr-scaling
+std::string to_string(LrScaling s);
+
+struct TtaConfig {
+  std::string model = "mnist-cnn";
+  std::vector<int64_t> batches;
+  double target = 0.99;
+  LrScaling scaling = LrScaling::Sqrt;
+  double base_lr = 0.1;     // SGD Nesterov learning rate at base_batch
+  int64_t base_batch = 64;
+  double max_lr = 0.4;      // cap on the scaled rate, which diverges beyond it
+  int64_t warmup_images = 4096;   // linear warm-up over this many images (at least one step)
+  double max_epochs = 3;          // budget in epochs, also the cosine schedule's horizon
+  double max_seconds = 120;       // budget in training seconds per batch size
+  int64_t check_every_images = 10000;
+  int64_t noise_b_small = 16, noise_micro_batches = 16;  // probe: 16 x 16 images per check
+  uint64_t seed = 1;
+  kernels::Backend backend = kernels::Backend::OneDnn;
+};
+
+struct TtaCheck {
+  int64_t steps = 0, images = 0;
+  double epochs = 0, train_seconds = 0;
+  double test_accuracy = 0, test_loss = 0;
+  double b_simple = 0;  // smoothed estimate so far; NaN while it has no signal
+};
+
+struct TtaRun {
+  int64_t batch = 0;
+  double lr = 0;
+  int64_t warmup_steps = 0;
+  bool reached = false;
+  TtaCheck at_target;         // the first check at or above the target (if reached)
+  std::vector<TtaCheck> checks;
+  double best_accuracy = 0;
+  double eval_seconds = 0, probe_seconds = 0;  // spent outside the training time
+  std::string stopped_by;     // "target", "epochs", "seconds", or the divergence message
+};
+
+struct TtaResult {
+  std::vector<TtaRun> runs;
+  int best = -1;  // index of the run that reached the target in the least training time
+};
+
+double scaled_lr(const TtaConfig& c, int64_t batch);
+
+using TtaCheckFn = std::function<void(const TtaRun&, const TtaCheck&)>;
+TtaResult run_time_to_accuracy(const TtaConfig& c, const Dataset& train, const Dataset& test,
+                               const TtaCheckFn& on_check = {});
+
+}  // namespace batchscope

@@ -1,0 +1,98 @@
+// The cached roofline: stored per host, thread count and build; refused when stale, foreign,
+// corrupt or measured on a busy machine; --peak GFLOPS:GBS parsed strictly.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+
+#include "batchscope/error.h"
+#include "support/synthetic.h"
+#include "train/peak_cache.h"
+
+namespace batchscope {
+namespace {
+
+class PeakCache : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* old = std::getenv("BATCHSCOPE_CACHE_DIR");
+    had_ = old != nullptr;
+    if (had_) old_ = old;
+    ::setenv("BATCHSCOPE_CACHE_DIR", tmp.path().c_str(), 1);
+  }
+  void TearDown() override {
+    if (had_) ::setenv("BATCHSCOPE_CACHE_DIR", old_.c_str(), 1);
+    else ::unsetenv("BATCHSCOPE_CACHE_DIR");
+  }
+  static RooflinePeak sample(int threads) {
+    const ReportContext ctx = report_context();
+    RooflinePeak p;
+    p.peak.threads = threads;
+    p.peak.isa = "avx512f";
+    p.peak.cores = {0, 1};
+    p.peak.gflops_1t = p.peak.gflops_1t_max = p.peak.gflops_1t_cpu = 110;
+    p.peak.gflops_all = p.peak.gflops_all_max = p.peak.gflops_all_cpu = 220;
+    p.peak.triad_gbs = p.peak.triad_gbs_max = 25;
+    p.peak.triad_bytes_per_array = int64_t{128} << 20;
+    p.host = ctx.host;
+    p.date = ctx.date;
+    p.build = ctx.build;
+    p.unix_time = static_cast<int64_t>(std::time(nullptr));
+    return p;
+  }
+  testing::TempDir tmp;
+  bool had_ = false;
+  std::string old_;
+};
+
+TEST_F(PeakCache, StoresAndReloadsForTheSameHostAndThreads) {
+  store_peak(sample(2));
+  const auto p = load_cached_peak(2, 3600);
+  ASSERT_TRUE(p.has_value());
+  EXPECT_DOUBLE_EQ(p->peak.gflops_all, 220);
+  EXPECT_DOUBLE_EQ(p->peak.triad_gbs, 25);
+  EXPECT_EQ(p->origin, "cached from " + p->date);
+  EXPECT_FALSE(load_cached_peak(1, 3600).has_value());  // another thread count
+  // The report path uses it without measuring.
+  EXPECT_EQ(peak_for_report(2, PeakChoice{}).origin, "cached from " + p->date);
+}
+
+TEST_F(PeakCache, RefusesStaleForeignCorruptAndBusyMeasurements) {
+  RooflinePeak old = sample(2);
+  old.unix_time -= 8 * 24 * 3600;
+  store_peak(old);
+  EXPECT_FALSE(load_cached_peak(2, 7 * 24 * 3600).has_value());
+
+  RooflinePeak foreign = sample(2);
+  foreign.host = "another-host";
+  store_peak(foreign);
+  EXPECT_FALSE(load_cached_peak(2, 3600).has_value());
+
+  std::ofstream(tmp.file("peak-2threads.json")) << "{\"host\": ";
+  EXPECT_FALSE(load_cached_peak(2, 3600).has_value());
+
+  RooflinePeak busy = sample(2);
+  busy.peak.gflops_all = 100;  // wall clock far below the 220 the CPU time allowed
+  EXPECT_TRUE(measured_on_busy_machine(busy.peak));
+  std::filesystem::remove(tmp.file("peak-2threads.json"));
+  store_peak(busy);
+  EXPECT_FALSE(std::filesystem::exists(tmp.file("peak-2threads.json")));
+}
+
+TEST(PeakChoice, ParsesAutoMeasureAndGivenFigures) {
+  EXPECT_EQ(parse_peak_choice("auto").policy, PeakPolicy::Auto);
+  EXPECT_EQ(parse_peak_choice("measure").policy, PeakPolicy::Measure);
+  const PeakChoice g = parse_peak_choice("233.5:24");
+  EXPECT_EQ(g.policy, PeakPolicy::Given);
+  EXPECT_DOUBLE_EQ(g.gflops, 233.5);
+  EXPECT_DOUBLE_EQ(g.gbs, 24);
+  for (const char* bad : {"", "fast", "100", "100:", ":5", "0:5", "5:-1", "1e400:5", "5:x", "5:5:5"})
+    EXPECT_THROW(parse_peak_choice(bad), UsageError) << bad;
+  const RooflinePeak p = peak_for_report(2, g);
+  EXPECT_EQ(p.origin, "given with --peak");
+  EXPECT_DOUBLE_EQ(p.peak.gflops_all, 233.5);
+}
+
+}  // namespace
+}  // namespace batchscope
