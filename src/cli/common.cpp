@@ -53,21 +53,23 @@ int default_threads() {
   return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
-void add_compute_flags(Flags& f) {
+void add_compute_flags(Flags& f, const std::string& conv_algo_auto_help) {
   f.add("threads", std::to_string(default_threads()), "worker threads for the kernels");
   f.add("backend", "onednn", "kernel back-end: onednn (fast) or reference (plain loops)");
-  f.add("conv-algo", "direct",
-        "3x3 convolutions on the onednn back-end: direct or winograd (faster, other rounding)");
+  f.add("conv-algo", conv_algo_auto_help.empty() ? "direct" : "auto",
+        "3x3 convolutions on the onednn back-end: direct or winograd (faster, other rounding)" +
+            (conv_algo_auto_help.empty() ? std::string() : "; " + conv_algo_auto_help));
   f.add("precision", "f32",
         "convolution arithmetic on the onednn back-end: f32, or bf16 inputs with f32 "
         "accumulation and f32 master weights");
 }
 
-int apply_compute_flags(const Flags& f) {
+int apply_compute_flags(const Flags& f, const std::string& conv_algo_auto) {
   const int t = static_cast<int>(f.i64("threads", 1, 1024));
   omp_set_num_threads(t);
   pin_threads();
-  kernels::set_conv_algo(kernels::parse_conv_algo(f.str("conv-algo")));
+  const std::string algo = f.str("conv-algo");
+  kernels::set_conv_algo(kernels::parse_conv_algo(algo == "auto" ? conv_algo_auto : algo));
   kernels::set_precision(kernels::parse_precision(f.str("precision")));
   return t;
 }

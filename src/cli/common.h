@@ -14,11 +14,13 @@ void add_data_flags(Flags& f, bool with_train);
 Dataset load_train_set(const Flags& f);
 Dataset load_test_set(const Flags& f);
 
-// Declares --threads (default: all cores) and --backend.
-void add_compute_flags(Flags& f);
-// Applies --threads to OpenMP (and so to oneDNN; threads pinned) and --conv-algo; returns the
-// thread count.
-int apply_compute_flags(const Flags& f);
+// Declares --threads (default: all cores), --backend, --conv-algo and --precision. A command
+// whose best convolution algorithm depends on what it is asked to do passes an "auto" help
+// text: --conv-algo then defaults to auto, which apply_compute_flags resolves.
+void add_compute_flags(Flags& f, const std::string& conv_algo_auto_help = "");
+// Applies --threads to OpenMP (and so to oneDNN; threads pinned), --conv-algo (auto becomes
+// `conv_algo_auto`) and --precision; returns the thread count.
+int apply_compute_flags(const Flags& f, const std::string& conv_algo_auto = "direct");
 
 std::string json_escape(const std::string& s);
 // MemAvailable from /proc/meminfo in bytes, or 0 if it cannot be read.

@@ -66,9 +66,10 @@ std::vector<std::string> header(const TtaOptions& o, const std::string& command,
           "build     " + ctx.build,
           fmt("model     %s, %d threads, data %s (%lld training images)", c.model.c_str(), threads,
               train.name.c_str(), static_cast<long long>(train.images.n)),
-          fmt("training  SGD Nesterov 0.9; lr = %.4g at batch %lld scaled %s (capped at %.3g), linear warm-up over "
+          fmt("training  %s; lr = %.4g at batch %lld scaled %s (capped at %.3g), linear warm-up over "
               "%lld images, cosine decay over %.3g epochs",
-              c.base_lr, static_cast<long long>(c.base_batch), to_string(c.scaling).c_str(), c.max_lr,
+              c.optimizer == OptimizerKind::Adam ? "Adam (0.9, 0.999)" : "SGD Nesterov momentum 0.9", c.base_lr,
+              static_cast<long long>(c.base_batch), to_string(c.scaling).c_str(), c.max_lr,
               static_cast<long long>(c.warmup_images), c.max_epochs),
           fmt("checks    full test set every %lld images; budget %.3g epochs or %.0f s of training per batch size",
               static_cast<long long>(c.check_every_images), c.max_epochs, c.max_seconds),
@@ -101,7 +102,7 @@ nlohmann::ordered_json to_json(const TtaResult& r, const TtaOptions& o, const st
   const TtaConfig& c = o.config;
   return {{"command", command}, {"host", ctx.host}, {"date", ctx.date}, {"build", ctx.build},
           {"model", c.model}, {"threads", threads}, {"target_accuracy", c.target},
-          {"lr_scaling", to_string(c.scaling)}, {"base_lr", c.base_lr}, {"base_batch", c.base_batch},
+          {"optimizer", to_string(c.optimizer)}, {"lr_scaling", to_string(c.scaling)}, {"base_lr", c.base_lr}, {"base_batch", c.base_batch},
           {"max_lr", c.max_lr}, {"warmup_images", c.warmup_images}, {"max_epochs", c.max_epochs},
           {"max_train_seconds", c.max_seconds}, {"check_every_images", c.check_every_images},
           {"best_batch_size", r.best >= 0 ? nlohmann::ordered_json(r.runs[static_cast<size_t>(r.best)].batch)
@@ -152,13 +153,14 @@ std::string chart(const TtaResult& r, double target, const std::string& command)
 void add_tta_flags(Flags& f) {
   f.add("target-accuracy", "0", "train every batch size until this test accuracy (e.g. 0.99) instead of timing steps");
   f.add("lr-scaling", "sqrt", "with --target-accuracy: learning rate rule across batch sizes: linear, sqrt or none");
-  f.add("base-lr", "0.1", "with --target-accuracy: SGD learning rate at --base-batch");
+  f.add("optimizer", "adam", "with --target-accuracy: adam or sgd (Nesterov momentum 0.9)");
+  f.add("base-lr", "auto", "with --target-accuracy: learning rate at --base-batch; auto = sgd 0.1, adam 0.002");
   f.add("base-batch", "64", "with --target-accuracy: the batch size --base-lr is for");
   f.add("max-lr", "0.4", "with --target-accuracy: cap on the scaled learning rate");
   f.add("lr-warmup-images", "4096", "with --target-accuracy: linear learning-rate warm-up over this many images");
-  f.add("max-epochs", "3", "with --target-accuracy: budget per batch size in epochs (also the cosine horizon)");
+  f.add("max-epochs", "1.1", "with --target-accuracy: budget per batch size in epochs (also the cosine horizon)");
   f.add("max-train-seconds", "120", "with --target-accuracy: budget per batch size in training seconds");
-  f.add("check-every", "10000", "with --target-accuracy: images between test-accuracy checks");
+  f.add("check-every", "6000", "with --target-accuracy: images between test-accuracy checks");
 }
 
 TtaOptions parse_tta_flags(const Flags& f) {
@@ -167,7 +169,9 @@ TtaOptions parse_tta_flags(const Flags& f) {
   TtaConfig& c = o.config;
   c.target = o.target;
   c.scaling = parse_lr_scaling(f.str("lr-scaling"));
-  c.base_lr = f.dbl("base-lr", 1e-6, 10.0);
+  c.optimizer = parse_optimizer(f.str("optimizer"));
+  c.base_lr = f.str("base-lr") == "auto" ? (c.optimizer == OptimizerKind::Adam ? 0.002 : 0.1)
+                                         : f.dbl("base-lr", 1e-6, 10.0);
   c.base_batch = f.i64("base-batch", 1, int64_t{1} << 30);
   c.max_lr = f.dbl("max-lr", 1e-6, 10.0);
   c.warmup_images = f.i64("lr-warmup-images", 0, int64_t{1} << 40);
@@ -178,7 +182,7 @@ TtaOptions parse_tta_flags(const Flags& f) {
 }
 
 int run_time_to_accuracy(const Flags& f, TtaOptions o, const SweepConfig& sweep, const Dataset& train,
-                         const std::string& command, int threads) {
+                         const std::string& command, int threads, const std::string& conv_algo) {
   TtaConfig& c = o.config;
   c.batches = sweep.batches;
   c.model = sweep.model;
@@ -194,7 +198,9 @@ int run_time_to_accuracy(const Flags& f, TtaOptions o, const SweepConfig& sweep,
                  bsimple_text(k.b_simple).c_str());
     std::fflush(stderr);
   });
-  const std::vector<std::string> h = header(o, command, threads, train);
+  std::vector<std::string> h = header(o, command, threads, train);
+  h.insert(h.begin() + 5, "engine    conv " + conv_algo + ", precision " + f.str("precision") + ", back-end " +
+                              f.str("backend"));
   if (json) {
     std::printf("%s\n", to_json(r, o, command, threads).dump().c_str());
   } else {

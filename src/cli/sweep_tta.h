@@ -18,6 +18,6 @@ struct TtaOptions {
 void add_tta_flags(Flags& f);
 TtaOptions parse_tta_flags(const Flags& f);
 int run_time_to_accuracy(const Flags& f, TtaOptions o, const SweepConfig& sweep, const Dataset& train,
-                         const std::string& command, int threads);
+                         const std::string& command, int threads, const std::string& conv_algo);
 
 }  // namespace batchscope::cli

@@ -56,12 +56,12 @@ TtaResult run_time_to_accuracy(const TtaConfig& c, const Dataset& train, const D
     TrainConfig tc;
     tc.batch_size = B;
     tc.seed = c.seed;
+    tc.optim.kind = c.optimizer;
     tc.optim.lr = run.lr;
     const int64_t steps_per_epoch = n / B;
     const int64_t max_steps =
         std::max<int64_t>(1, static_cast<int64_t>(std::ceil(c.max_epochs * static_cast<double>(steps_per_epoch))));
-    // The trainer's cosine horizon is epochs × steps per epoch; round the budget up to whole epochs.
-    tc.epochs = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(c.max_epochs)));
+    tc.schedule_steps = max_steps;  // the cosine reaches its floor where the budget ends
     tc.schedule.kind = ScheduleKind::Cosine;
     run.warmup_steps = std::max<int64_t>(1, c.warmup_images / B);
     tc.schedule.warmup_steps = run.warmup_steps;

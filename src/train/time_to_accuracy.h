@@ -27,13 +27,14 @@ struct TtaConfig {
   std::vector<int64_t> batches;
   double target = 0.99;
   LrScaling scaling = LrScaling::Sqrt;
-  double base_lr = 0.1;     // SGD Nesterov learning rate at base_batch
+  OptimizerKind optimizer = OptimizerKind::Adam;  // or SGD with Nesterov momentum 0.9
+  double base_lr = 0.002;   // learning rate at base_batch
   int64_t base_batch = 64;
   double max_lr = 0.4;      // cap on the scaled rate, which diverges beyond it
   int64_t warmup_images = 4096;   // linear warm-up over this many images (at least one step)
-  double max_epochs = 3;          // budget in epochs, also the cosine schedule's horizon
+  double max_epochs = 1.1;        // budget in epochs, also the cosine schedule's horizon
   double max_seconds = 120;       // budget in training seconds per batch size
-  int64_t check_every_images = 10000;
+  int64_t check_every_images = 6000;
   int64_t noise_b_small = 16, noise_micro_batches = 16;  // probe: 16 x 16 images per check
   uint64_t seed = 1;
   kernels::Backend backend = kernels::Backend::OneDnn;

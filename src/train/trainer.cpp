@@ -103,6 +103,10 @@ void Trainer::set_position(int64_t epoch, int64_t step) {
   step_ = step;
 }
 
+int64_t Trainer::schedule_horizon() const {
+  return cfg_.schedule_steps > 0 ? cfg_.schedule_steps : cfg_.epochs * steps_per_epoch_;
+}
+
 double Trainer::train_step(const int64_t* rows, int64_t* correct) {
   const int64_t B = cfg_.batch_size, L = m_.num_classes();
   TimedScope step_scope(Phase::Step);
@@ -143,7 +147,7 @@ double Trainer::train_step(const int64_t* rows, int64_t* correct) {
     m_.backward(dlogits_);
   }
   const double lr = scheduled_lr(cfg_.schedule, cfg_.optim.lr, step_,
-                                 cfg_.epochs * steps_per_epoch_, steps_per_epoch_);
+                                 schedule_horizon(), steps_per_epoch_);
   {
     TimedScope t(Phase::Update);
     opt_.step(m_.params().data(), m_.grads().data(), lr, m_.deferred_grads());
@@ -165,7 +169,7 @@ StepProgress Trainer::train_epoch(const ProgressFn& progress, const std::atomic<
   const int64_t first = step_ - epoch_ * steps_per_epoch_;
   for (int64_t s = first; s < steps_per_epoch_; ++s) {
     int64_t correct = 0;
-    p.lr = scheduled_lr(cfg_.schedule, cfg_.optim.lr, step_, cfg_.epochs * steps_per_epoch_,
+    p.lr = scheduled_lr(cfg_.schedule, cfg_.optim.lr, step_, schedule_horizon(),
                         steps_per_epoch_);
     loss_sum += train_step(perm_.data() + s * cfg_.batch_size, &correct);
     correct_sum += correct;

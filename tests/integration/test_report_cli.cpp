@@ -238,8 +238,10 @@ TEST_F(ReportCli, TimeToAccuracyReachesAnEasyTargetAndWritesItsFiles) {
     EXPECT_GE(last["test_accuracy"].get<double>(), 0.6);
     EXPECT_EQ(run["at_target"]["steps"], last["steps"]);
   }
-  // sqrt scaling from 0.1 at batch 64.
-  EXPECT_NEAR(j["runs"][0]["lr"].get<double>(), 0.1 * std::sqrt(4.0 / 64), 1e-12);
+  // Adam, sqrt scaling from 0.002 at batch 64.
+  EXPECT_EQ(j["optimizer"], "adam");
+  EXPECT_NEAR(j["runs"][0]["lr"].get<double>(), 0.002 * std::sqrt(4.0 / 64), 1e-12);
+  EXPECT_NEAR(j["runs"][1]["lr"].get<double>(), 0.002 * std::sqrt(16.0 / 64), 1e-12);
   EXPECT_TRUE(j["best_batch_size"] == 4 || j["best_batch_size"] == 16);
   const auto csv = parse_csv(slurp(out + "/tta.csv"));
   ASSERT_GE(csv.size(), 3u);
