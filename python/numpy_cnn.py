@@ -404,27 +404,32 @@ def step(net, opt, batches, batch):
     return loss
 
 
+def time_steps(args, batch, peer, version, one_step):
+    """Warm-up, then timed calls of one_step() (which returns the loss): one result record."""
+    warm, steps = warmup_steps(args, batch), max(1, args.images // batch)
+    log(f"batch {batch}: {warm} warm-up + {steps} timed steps")
+    for _ in range(warm):
+        one_step()
+    total_loss = 0.0
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        total_loss += one_step()
+    seconds = time.perf_counter() - t0
+    ms = seconds / steps * 1000
+    return {"peer": peer, "model": args.model, "batch_size": batch, "threads": args.threads,
+            "warmup_steps": warm, "steps": steps, "images": steps * batch,
+            "seconds": round(seconds, 6), "ms_per_iteration": round(ms, 4),
+            "images_per_second": round(steps * batch / seconds, 2),
+            "seconds_per_epoch": round(epoch_seconds(ms, batch), 3),
+            "loss": round(total_loss / steps, 6), "version": version}
+
+
 def time_batch(args, images, labels, batch):
     rng = np.random.default_rng(args.seed)
     net = Net(args.model, rng)
     opt = Momentum(net.params, args.lr)
     batches = Batches(images, labels, rng)
-    warm, steps = warmup_steps(args, batch), max(1, args.images // batch)
-    log(f"batch {batch}: {warm} warm-up + {steps} timed steps")
-    for _ in range(warm):
-        step(net, opt, batches, batch)
-    total_loss = 0.0
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        total_loss += step(net, opt, batches, batch)
-    seconds = time.perf_counter() - t0
-    ms = seconds / steps * 1000
-    return {"peer": "numpy", "model": args.model, "batch_size": batch, "threads": args.threads,
-            "warmup_steps": warm, "steps": steps, "images": steps * batch,
-            "seconds": round(seconds, 6), "ms_per_iteration": round(ms, 4),
-            "images_per_second": round(steps * batch / seconds, 2),
-            "seconds_per_epoch": round(epoch_seconds(ms, batch), 3),
-            "loss": round(total_loss / steps, 6), "version": np.__version__}
+    return time_steps(args, batch, "numpy", np.__version__, lambda: step(net, opt, batches, batch))
 
 
 def train_batch(args, images, labels, test_images, test_labels, batch):

@@ -18,7 +18,7 @@ import os
 import time
 
 from numpy_cnn import (CONV_SIZE, EPOCH_IMAGES, MEAN, MODELS, STD, blas_note, check_batches,
-                       epoch_seconds, fail, load_mnist, log, parse_args, warmup_steps)
+                       fail, load_mnist, log, parse_args, time_steps)
 
 
 def build(model):
@@ -76,22 +76,7 @@ def fresh(args, images, labels):
 
 def time_batch(args, images, labels, batch):
     net, opt, batches = fresh(args, images, labels)
-    warm, steps = warmup_steps(args, batch), max(1, args.images // batch)
-    log(f"batch {batch}: {warm} warm-up + {steps} timed steps")
-    for _ in range(warm):
-        step(net, opt, batches, batch)
-    total_loss = 0.0
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        total_loss += step(net, opt, batches, batch)
-    seconds = time.perf_counter() - t0
-    ms = seconds / steps * 1000
-    return {"peer": "torch", "model": args.model, "batch_size": batch, "threads": args.threads,
-            "warmup_steps": warm, "steps": steps, "images": steps * batch,
-            "seconds": round(seconds, 6), "ms_per_iteration": round(ms, 4),
-            "images_per_second": round(steps * batch / seconds, 2),
-            "seconds_per_epoch": round(epoch_seconds(ms, batch), 3),
-            "loss": round(total_loss / steps, 6), "version": torch.__version__}
+    return time_steps(args, batch, "torch", torch.__version__, lambda: step(net, opt, batches, batch))
 
 
 def train_batch(args, images, labels, test_images, test_labels, batch):

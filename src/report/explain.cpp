@@ -158,13 +158,13 @@ std::vector<std::string> explain_sweep(const SweepReport& r, const SweepAnalysis
   const int calls = kernel_calls_per_step(first);
   out.push_back(fmt(
       "Each iteration costs a fixed a = %s however many images it holds. Fitted piece by piece: the %s %s "
-      "(at batch %lld it took %.3f ms and moved %.1f MB, %.1f GB/s against a triad bandwidth of %.1f GB/s, %.0f%% of "
-      "that step); the layers' batch-independent parts %s (largest: %s); batch fill %s; loss %s; the rest %s. "
+      "(at batch %lld it took %.3f ms, %.0f%% of that step, moving at least %.1f MB: %.1f GB/s, against %.1f GB/s for "
+      "the triad from memory); the layers' batch-independent parts %s (largest: %s); batch fill %s; loss %s; the rest %s. "
       "Thread synchronisation, measured separately: an empty parallel region on %d threads costs %.2f us, and a "
       "step makes about %d kernel calls, so about %s of a is waking and joining threads.",
       ms(a.fit.a).c_str(), opt.name.c_str(), ms(opt.line.fixed).c_str(), static_cast<long long>(first.batch),
-      opt_ms_first, opt_bytes * 1e-6, opt_ms_first > 0 ? opt_bytes / (opt_ms_first * 1e-3) * 1e-9 : 0.0,
-      r.peak.peak.triad_gbs, opt_share_first, ms(layers_fixed).c_str(),
+      opt_ms_first, opt_share_first, opt_bytes * 1e-6,
+      opt_ms_first > 0 ? opt_bytes / (opt_ms_first * 1e-3) * 1e-9 : 0.0, r.peak.peak.triad_gbs, ms(layers_fixed).c_str(),
       largest(layer_pieces, [](const Piece& q) { return q.line.fixed; }, a.fit.a, 3).c_str(),
       ms(pieces[0].line.fixed).c_str(), ms(pieces[1].line.fixed).c_str(), ms(pieces.back().line.fixed).c_str(),
       r.threads, r.fork_join_us, calls, ms(calls * r.fork_join_us * 1e-6).c_str()));

@@ -24,6 +24,9 @@ ChartSeries series(std::string name, std::vector<double> x, std::vector<double> 
   return c;
 }
 
+// A chart note fits the chart's width (about 110 characters at its font size).
+std::string note(const std::string& s) { return s.size() <= 110 ? s : s.substr(0, 107) + "..."; }
+
 double peak_gflops(const SweepReport& r) { return r.peak.peak.gflops_all; }
 
 double percent_of_peak(const SweepReport& r, double gflops) {
@@ -333,7 +336,7 @@ std::string epoch_time_svg(const SweepReport& r, const SweepAnalysis& a) {
     for (double y : s.y)
       if (y > 0) ymin = std::min(ymin, y), ymax = std::max(ymax, y);
   c.log_y = ymax > 20 * ymin;  // peers an order of magnitude slower: keep both curves readable
-  c.notes.push_back(r.ctx.host + ", " + r.ctx.date + "; " + r.command);
+  c.notes.push_back(note(r.ctx.host + ", " + r.ctx.date + "; " + r.command));
   return render_line_chart(c);
 }
 
@@ -350,7 +353,7 @@ std::string phase_shares_svg(const SweepReport& r) {
     const double v[] = {s.data, s.forward, s.backward, s.update, s.other};
     for (size_t i = 0; i < c.parts.size(); ++i) c.values[i].push_back(std::max(0.0, v[i]));
   }
-  c.notes.push_back(r.ctx.host + ", " + r.ctx.date + "; " + r.command);
+  c.notes.push_back(note(r.ctx.host + ", " + r.ctx.date + "; " + r.command));
   return render_stacked_bar_chart(c);
 }
 

@@ -167,12 +167,24 @@ RooflinePeak peak_for_report(int threads, const PeakChoice& choice) {
   }
   if (choice.policy == PeakPolicy::Auto)
     if (auto cached = load_cached_peak(threads, kMaxAgeSeconds)) return *cached;
-  p.peak = measure_peak(threads, 0.35);
+  // Another process on one of the cores halves the wall-clock rate; try again before settling.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    p.peak = measure_peak(threads, 0.35);
+    if (!measured_on_busy_machine(p.peak)) break;
+  }
   p.host = ctx.host;
   p.date = ctx.date;
   p.build = ctx.build;
   p.unix_time = static_cast<int64_t>(std::time(nullptr));
   p.origin = "measured now";
+  if (measured_on_busy_machine(p.peak)) {
+    // What the cores do per second they actually run is the hardware's capability, which is
+    // what "% of peak" means; the wall-clock figure would flatter every kernel.
+    p.peak.gflops_all = p.peak.gflops_all_cpu;
+    p.peak.gflops_1t = p.peak.gflops_1t_cpu;
+    p.origin = "measured now on a busy machine: FMA rates per second of CPU time";
+    return p;  // not cached
+  }
   store_peak(p);
   const std::filesystem::path dir = peak_cache_dir();
   if (!dir.empty()) p.file = cache_file(dir, threads);
