@@ -120,31 +120,38 @@ std::string csv(const TtaResult& r) {
   return out;
 }
 
+// Test error on a log axis: accuracies near 99% all sit at the top of a linear 0-100% axis.
 std::string chart(const TtaResult& r, double target, const std::string& command) {
   report::LineChart c;
-  c.title = fmt("Test accuracy against training time, per batch size (target %.2f%%)", 100 * target);
+  c.title = fmt("Test error against training time, per batch size (target %.2f%% accuracy)", 100 * target);
   c.x_label = "training seconds";
-  c.y_label = "test accuracy (%)";
+  c.y_label = "test error (%), log scale";
   c.log_x = false;
+  c.log_y = true;
   double xmax = 0;
   for (const TtaRun& run : r.runs) {
     report::ChartSeries s;
     s.name = fmt("batch %lld", static_cast<long long>(run.batch));
     for (const TtaCheck& k : run.checks) {
       s.x.push_back(k.train_seconds);
-      s.y.push_back(100 * k.test_accuracy);
+      s.y.push_back(100 * (1 - k.test_accuracy));
       xmax = std::max(xmax, k.train_seconds);
     }
     c.series.push_back(s);
   }
   report::ChartSeries t;
-  t.name = fmt("target %.2f%%", 100 * target);
+  t.name = fmt("target: %.2f%% error", 100 * (1 - target));
   t.x = {0, xmax};
-  t.y = {100 * target, 100 * target};
+  t.y = {100 * (1 - target), 100 * (1 - target)};
   t.style = report::ChartSeries::Style::DashedLine;
   c.series.push_back(t);
-  c.notes.push_back(verdict(r, target).substr(0, 140));
-  c.notes.push_back(command.substr(0, 140));
+  auto fit = [](const std::string& s) { return s.size() <= 110 ? s : s.substr(0, 107) + "..."; };
+  if (r.best >= 0) {
+    const TtaRun& b = r.runs[static_cast<size_t>(r.best)];
+    c.notes.push_back(fmt("fastest: batch %lld, %.1f s of training (%.2f epochs)", static_cast<long long>(b.batch),
+                          b.at_target.train_seconds, b.at_target.epochs));
+  }
+  c.notes.push_back(fit(command));
   return report::render_line_chart(c);
 }
 
