@@ -45,6 +45,9 @@ std::string chars(double v, std::chars_format f, int precision) {
 // %g-like with `sig` significant digits, but integers up to 1e15 print in full ("65536").
 std::string num(double v, int sig) {
   if (v == 0) return "0";
+  // Error messages print the bad values themselves; log10 of these is no integer.
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
   const double a = std::fabs(v);
   if (a < 1e-4 || a >= 1e15) return chars(v, std::chars_format::scientific, sig - 1);
   const int mag = static_cast<int>(std::floor(std::log10(a)));
