@@ -218,9 +218,7 @@ int run_time_to_accuracy(const Flags& f, TtaOptions o, const SweepConfig& sweep,
                 verdict(r, c.target).c_str());
   }
   if (!out_dir.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(out_dir, ec);
-    if (ec) throw Error("--out: cannot create folder '" + out_dir + "': " + ec.message());
+    // cmd_sweep made sure the folder exists and is writable before training.
     std::string md = fmt("# batchscope sweep: time to %.2f%% test accuracy\n\n", 100 * c.target);
     for (const std::string& l : h) md += "    " + l + "\n";
     md += "\n" + summary_table(r, c.target).markdown() + "\n" + verdict(r, c.target) +

@@ -21,6 +21,8 @@
 #include <utility>
 
 #include "batchscope/error.h"
+#include "core/atomic_file.h"
+#include "core/fd.h"
 
 namespace batchscope {
 
@@ -100,22 +102,6 @@ bool byte_count(const std::vector<int64_t>& shape, uint64_t elem_size, uint64_t*
 }
 
 // Closes a file descriptor on every path out of a scope.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  // Hands back close()'s result, which for a written file can report a deferred write error.
-  int close() { return ::close(std::exchange(fd_, -1)); }
-
- private:
-  int fd_;
-};
-
 // Reads exactly n bytes at offset, failing on error or early end of file.
 void read_at(int fd, uint64_t offset, void* dst, uint64_t n, const std::string& prefix) {
   auto* p = static_cast<uint8_t*>(dst);
@@ -130,20 +116,6 @@ void read_at(int fd, uint64_t offset, void* dst, uint64_t n, const std::string& 
     p += got;
     offset += static_cast<uint64_t>(got);
     n -= static_cast<uint64_t>(got);
-  }
-}
-
-void write_all(int fd, const void* src, size_t n, const std::string& prefix,
-               const std::string& tmp) {
-  const auto* p = static_cast<const uint8_t*>(src);
-  while (n > 0) {
-    const ssize_t put = ::write(fd, p, std::min<size_t>(n, 1u << 30));
-    if (put < 0) {
-      if (errno == EINTR) continue;
-      fail(prefix, "write to '" + tmp + "' failed: " + errno_text(errno));
-    }
-    p += put;
-    n -= static_cast<size_t>(put);
   }
 }
 
@@ -303,33 +275,11 @@ void write_safetensors(const std::filesystem::path& file, const SafetensorsFile&
   uint8_t len_le[8];
   for (int i = 0; i < 8; ++i) len_le[i] = static_cast<uint8_t>(text.size() >> (8 * i));
 
-  const std::string tmp = file.string() + ".tmp." + std::to_string(::getpid());
-  // 0666 so the process umask decides the final mode, as for any newly created file.
-  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666));
-  if (fd.get() < 0) fail(prefix, "cannot create '" + tmp + "': " + errno_text(errno));
-  try {
-    write_all(fd.get(), len_le, sizeof len_le, prefix, tmp);
-    write_all(fd.get(), text.data(), text.size(), prefix, tmp);
-    for (const auto& [name, t] : order)
-      write_all(fd.get(), t->bytes.data(), t->bytes.size(), prefix, tmp);
-    if (::fsync(fd.get()) != 0) fail(prefix, "fsync of '" + tmp + "' failed: " + errno_text(errno));
-    if (fd.close() != 0) fail(prefix, "close of '" + tmp + "' failed: " + errno_text(errno));
-    if (std::rename(tmp.c_str(), file.c_str()) != 0)
-      fail(prefix, "rename from '" + tmp + "' failed: " + errno_text(errno));
-  } catch (...) {
-    ::unlink(tmp.c_str());
-    throw;
-  }
-
-  // The rename is durable only once the directory entry itself reaches the disk.
-  const std::filesystem::path parent = file.parent_path();
-  const std::string dir = parent.empty() ? std::string(".") : parent.string();
-  Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dfd.get() < 0)
-    fail(prefix, "cannot open directory '" + dir + "' to fsync it: " + errno_text(errno));
-  // EINVAL: this file system cannot sync directories; the rename is as durable as it gets.
-  if (::fsync(dfd.get()) != 0 && errno != EINVAL)
-    fail(prefix, "fsync of directory '" + dir + "' failed: " + errno_text(errno));
+  std::vector<std::string_view> pieces = {
+      std::string_view(reinterpret_cast<const char*>(len_le), sizeof len_le), text};
+  for (const auto& [name, t] : order)
+    pieces.emplace_back(reinterpret_cast<const char*>(t->bytes.data()), t->bytes.size());
+  write_file_atomic(file, pieces);
 }
 
 SafetensorsFile read_safetensors(const std::filesystem::path& file) {
