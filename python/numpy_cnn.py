@@ -424,6 +424,17 @@ def time_steps(args, batch, peer, version, one_step):
             "loss": round(total_loss / steps, 6), "version": version}
 
 
+def emit_results(args, train, load_test, time_batch, train_batch):
+    """One JSON line per batch size: timings, or with --train-epochs the test accuracy."""
+    if args.train_epochs:
+        test = load_test()
+        for batch in args.batch_sizes:
+            print(json.dumps(train_batch(args, *train, *test, batch)), flush=True)
+    else:
+        for batch in args.batch_sizes:
+            print(json.dumps(time_batch(args, *train, batch)), flush=True)
+
+
 def time_batch(args, images, labels, batch):
     rng = np.random.default_rng(args.seed)
     net = Net(args.model, rng)
@@ -481,13 +492,7 @@ def main():
         f"{'data ' + args.data if args.data else 'random inputs'}, {len(train[1])} images, "
         f"lr {args.lr}, seed {args.seed}")
     log(blas_note())
-    if args.train_epochs:
-        test = as_arrays(*load_mnist(args.data, "t10k"))
-        for batch in args.batch_sizes:
-            print(json.dumps(train_batch(args, *train, *test, batch)), flush=True)
-    else:
-        for batch in args.batch_sizes:
-            print(json.dumps(time_batch(args, *train, batch)), flush=True)
+    emit_results(args, train, lambda: as_arrays(*load_mnist(args.data, "t10k")), time_batch, train_batch)
 
 
 if __name__ == "__main__":

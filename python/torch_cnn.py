@@ -13,12 +13,12 @@ Usage (from the repository root):
   python3 python/torch_cnn.py --threads 2 --images 1024 --batch-sizes 1,4,8,16,32,64,128,256
   python3 python/torch_cnn.py --data data/mnist --train-epochs 1 --batch-sizes 64
 """
-import json
 import os
 import time
 
 from numpy_cnn import (CONV_SIZE, EPOCH_IMAGES, MEAN, MODELS, STD, blas_note, check_batches,
-                       fail, load_mnist, log, parse_args, time_steps)
+                       emit_results, fail, load_mnist, log, parse_args,
+                       time_steps)
 
 
 def build(model):
@@ -130,13 +130,7 @@ def main():
         f"{'data ' + args.data if args.data else 'random inputs'}, {len(train[1])} images, "
         f"lr {args.lr}, seed {args.seed}")
     log(blas_note())
-    if args.train_epochs:
-        test = as_tensors(*load_mnist(args.data, "t10k"))
-        for batch in args.batch_sizes:
-            print(json.dumps(train_batch(args, *train, *test, batch)), flush=True)
-    else:
-        for batch in args.batch_sizes:
-            print(json.dumps(time_batch(args, *train, batch)), flush=True)
+    emit_results(args, train, lambda: as_tensors(*load_mnist(args.data, "t10k")), time_batch, train_batch)
 
 
 if __name__ == "__main__":
