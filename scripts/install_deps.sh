@@ -9,7 +9,9 @@
 # A second run finds everything installed and needs neither root nor network.
 set -euo pipefail
 
-packages=(build-essential cmake pkg-config libdnnl-dev zlib1g-dev nlohmann-json3-dev
+# ocl-icd-opencl-dev: Debian's dnnl-config.cmake does find_package(OpenCL REQUIRED), yet it is only
+# a Recommends of libdnnl-dev, which --no-install-recommends skips.
+packages=(build-essential cmake pkg-config libdnnl-dev ocl-icd-opencl-dev zlib1g-dev nlohmann-json3-dev
           libgtest-dev libgmock-dev googletest libbenchmark-dev libexpat1-dev ca-certificates
           python3)
 want_npm=0
