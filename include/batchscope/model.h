@@ -44,6 +44,11 @@ class Model {
   // Builds the layers, checks that every one fits its input (ShapeError naming the layer,
   // its index and both shapes) and that the output is [num_classes]; binds the parameter
   // buffers and initialises them as PyTorch does, from `seed`.
+  // `ops` is the kernel variant every layer calls (kernels::select_table); it must outlive
+  // the model (the tables are static).
+  Model(std::string_view name_or_spec, const Shape& in_sample, int64_t num_classes,
+        const kernels::OpTable& ops, uint64_t seed);
+  // The same with the back-end's default table (reference, or onednn direct f32).
   Model(std::string_view name_or_spec, const Shape& in_sample, int64_t num_classes,
         kernels::Backend backend, uint64_t seed);
   ~Model();

@@ -23,8 +23,7 @@ int cmd_eval(int argc, char** argv) {
   f.add_bool("json", "print one JSON object on stdout");
   if (!f.parse(argc, argv)) return 0;
   if (!f.given("checkpoint")) throw UsageError("--checkpoint: required (a .safetensors file)");
-  const kernels::Backend backend = kernels::parse_backend(f.str("backend"));
-  apply_compute_flags(f);
+  const Compute compute = apply_compute_flags(f);
   const int64_t batch = f.i64("batch-size", 1, 1 << 20);
 
   const std::string ckpt = f.str("checkpoint");
@@ -34,7 +33,7 @@ int cmd_eval(int argc, char** argv) {
   if (!(info.in_sample == in_sample))
     throw DataError("'" + test.name + "' holds " + in_sample.str() + " images; the checkpoint '" +
                     ckpt + "' expects " + info.in_sample.str());
-  Model model(info.model_spec, info.in_sample, info.num_classes, backend, 0);
+  Model model(info.model_spec, info.in_sample, info.num_classes, *compute.ops, 0);
   load_checkpoint(ckpt, model, nullptr);
   EvalResult r = evaluate(model, test, info.train.norm, batch);
   const int64_t L = r.num_classes;

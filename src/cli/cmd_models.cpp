@@ -1,6 +1,9 @@
-// `batchscope models`: the built-in networks with their parameter counts and work per image.
+// `batchscope models`: the built-in networks with their parameter counts and work per image,
+// and the kernel variants (back-end x convolution algorithm x precision) this CPU offers.
 //   batchscope models [--json]
 #include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
 
 #include "batchscope/model.h"
 #include "cli/commands.h"
@@ -9,38 +12,68 @@
 
 namespace batchscope::cli {
 
+namespace {
+
+// The flags that select a variant, as a user would type them.
+std::string flags_for(const kernels::OpTable& t) {
+  if (t.backend == kernels::Backend::Reference) return "--backend reference";
+  std::string s;
+  if (t.conv_algo == kernels::ConvAlgo::Winograd) s += "--conv-algo winograd";
+  if (t.precision == kernels::Precision::Bf16) s += std::string(s.empty() ? "" : " ") + "--precision bf16";
+  return s.empty() ? "(default)" : s;
+}
+
+}  // namespace
+
 int cmd_models(int argc, char** argv) {
   Flags f("models", "[flags]",
           "Lists the preset networks for 28x28 grey images and 10 classes. FLOPs count a\n"
           "multiply-add as 2; a trained image costs about 3x the forward pass (forward,\n"
-          "backward-data, backward-weights).");
-  f.add_bool("json", "print a JSON array on stdout");
+          "backward-data, backward-weights). Then the kernel variants this build knows and\n"
+          "whether this CPU runs them (oneDNN's Winograd and bf16 convolutions need AVX-512).");
+  f.add_bool("json", "print one JSON object {models, kernel_variants} on stdout");
   if (!f.parse(argc, argv)) return 0;
   const bool json = f.boolean("json");
-  if (json) std::printf("[");
-  else
+  nlohmann::ordered_json models = nlohmann::ordered_json::array();
+  if (!json)
     std::printf("%-10s %12s %14s %16s  %s\n", "name", "parameters", "MFLOP forward",
                 "MFLOP trained", "spec");
-  bool first = true;
   for (const auto& p : presets()) {
     Model m(p.spec, Shape{1, 28, 28}, 10, kernels::Backend::Reference, 0);
     const double fwd = 2e-6 * static_cast<double>(m.macs_per_sample());
     if (json) {
-      std::printf("%s{\"name\":\"%s\",\"parameters\":%lld,\"mflop_forward\":%.3f,"
-                  "\"mflop_trained\":%.3f,\"spec\":\"%s\",\"description\":\"%s\"}",
-                  first ? "" : ",", std::string(p.name).c_str(),
-                  static_cast<long long>(m.num_params()), fwd, 3 * fwd, m.spec().c_str(),
-                  json_escape(std::string(p.description)).c_str());
+      models.push_back({{"name", p.name}, {"parameters", m.num_params()}, {"mflop_forward", fwd},
+                        {"mflop_trained", 3 * fwd}, {"spec", m.spec()}, {"description", p.description}});
     } else {
       std::printf("%-10s %12lld %14.2f %16.2f  %s\n", std::string(p.name).c_str(),
                   static_cast<long long>(m.num_params()), fwd, 3 * fwd, std::string(p.spec).c_str());
     }
-    first = false;
   }
-  if (json) std::printf("]\n");
-  else
+  nlohmann::ordered_json variants = nlohmann::ordered_json::array();
+  if (!json)
     std::printf("\nAny layer sequence works as --model, e.g. --model "
-                "conv2d:16:5:pad=2,relu,maxpool2d:2,flatten,dense:10 (see docs/model-spec.md).\n");
+                "conv2d:16:5:pad=2,relu,maxpool2d:2,flatten,dense:10 (see docs/model-spec.md).\n\n"
+                "Kernel variants on this CPU (oneDNN dispatches to %s):\n%-22s %-9s %-9s %-40s %s\n",
+                kernels::onednn_isa().c_str(), "name", "conv", "precision", "flags", "offered");
+  for (const kernels::Variant& v : kernels::variants()) {
+    const kernels::OpTable& t = *v.table;
+    if (json) {
+      variants.push_back({{"name", t.name}, {"conv_algo", kernels::to_string(t.conv_algo)},
+                          {"precision", kernels::to_string(t.precision)}, {"flags", flags_for(t)},
+                          {"supported", v.supported}, {"needs", v.needs}, {"why_not", v.why_not}});
+    } else {
+      std::printf("%-22s %-9s %-9s %-40s %s\n", std::string(t.name).c_str(),
+                  std::string(kernels::to_string(t.conv_algo)).c_str(),
+                  std::string(kernels::to_string(t.precision)).c_str(), flags_for(t).c_str(),
+                  v.supported ? "yes" : ("no: needs " + std::string(v.needs) + "; " + v.why_not).c_str());
+    }
+  }
+  if (json) {
+    const nlohmann::ordered_json j = {{"models", models},
+                                      {"onednn_isa", kernels::onednn_isa()},
+                                      {"kernel_variants", variants}};
+    std::printf("%s\n", j.dump().c_str());
+  }
   return 0;
 }
 

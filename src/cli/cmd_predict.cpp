@@ -38,8 +38,7 @@ int cmd_predict(int argc, char** argv) {
   if (!f.given("checkpoint")) throw UsageError("--checkpoint: required (a .safetensors file)");
   if (!f.given("images") && f.positional().empty())
     throw UsageError("batchscope predict: no images; give --images FILE or PGM files");
-  const kernels::Backend backend = kernels::parse_backend(f.str("backend"));
-  apply_compute_flags(f);
+  const Compute compute = apply_compute_flags(f);
   const int64_t first = f.i64("first", 0, INT64_MAX);
 
   const std::string ckpt = f.str("checkpoint");
@@ -74,7 +73,7 @@ int cmd_predict(int argc, char** argv) {
   all.labels.n = all.images.n;
   all.labels.labels.assign(static_cast<size_t>(all.images.n), 0);
 
-  Model model(info.model_spec, info.in_sample, info.num_classes, backend, 0);
+  Model model(info.model_spec, info.in_sample, info.num_classes, *compute.ops, 0);
   load_checkpoint(ckpt, model, nullptr);
   const int64_t L = model.num_classes(), N = all.images.n, kBatch = 256;
   const bool json = f.boolean("json");

@@ -102,12 +102,12 @@ int cmd_profile(int argc, char** argv) {
   const PeakChoice peak_choice = parse_peak_choice(f.str("peak"));
   const std::string trace_file = f.str("trace") == "none" ? "" : f.str("trace");
   const int64_t trace_steps = f.i64("trace-steps", 1, 100000);
-  const kernels::Backend backend = kernels::parse_backend(f.str("backend"));
-  const int threads = apply_compute_flags(f);
+  const Compute compute = apply_compute_flags(f);
+  const int threads = compute.threads;
   const bool json = f.boolean("json"), quiet = f.boolean("quiet");
 
   const Dataset train = load_train_set(f);
-  Model model(f.str("model"), Shape{1, train.images.h, train.images.w}, 10, backend, seed);
+  Model model(f.str("model"), Shape{1, train.images.h, train.images.w}, 10, *compute.ops, seed);
   TrainConfig tc;
   tc.batch_size = B;
   tc.optim.lr = default_learning_rate(tc.optim.kind, B);

@@ -75,8 +75,9 @@ int cmd_sweep(int argc, char** argv) {
   f.add("peers-dir", "auto", "folder with numpy_cnn.py and torch_cnn.py (auto: python/ beside the build folder)");
   f.add("python", "auto", "Python interpreter for the peers (auto: the system python3)");
   add_tta_flags(f);
-  add_compute_flags(f, "auto = direct when timing steps (the FLOPs the report counts), winograd with "
-                       "--target-accuracy (fewer multiplications, same accuracy: the faster wall time)");
+  add_compute_flags(f, "direct when timing steps (the FLOPs the report counts); with "
+                       "--target-accuracy the fastest this CPU runs (winograd on AVX-512: fewer "
+                       "multiplications, same accuracy, faster wall time)");
   f.add_bool("json", "print one JSON object with the results on stdout");
   f.add_bool("quiet", "no progress lines on stderr");
   if (!f.parse(argc, argv)) return 0;
@@ -90,16 +91,16 @@ int cmd_sweep(int argc, char** argv) {
   cfg.epochs = f.i64("epochs", 0, 1000);
   cfg.warmup_steps = f.str("warmup-steps") == "auto" ? -1 : f.i64("warmup-steps", 0, int64_t{1} << 40);
   cfg.seed = static_cast<uint64_t>(f.i64("seed", 0, INT64_MAX));
-  cfg.backend = kernels::parse_backend(f.str("backend"));
   const PeakChoice peak_choice = parse_peak_choice(f.str("peak"));
   const std::vector<std::string> peers =
       f.str("compare") == "none" ? std::vector<std::string>{} : parse_peer_list(f.str("compare"));
   const int64_t compare_images = f.i64("compare-images", 1, int64_t{1} << 30);
   const std::string out_dir = f.str("out") == "none" ? "" : f.str("out");
   const TtaOptions tta = parse_tta_flags(f);
-  const std::string conv_algo =
-      f.str("conv-algo") == "auto" ? (tta.target > 0 ? "winograd" : "direct") : f.str("conv-algo");
-  const int threads = apply_compute_flags(f, conv_algo);
+  const Compute compute = apply_compute_flags(f, tta.target > 0 ? "fastest" : "direct");
+  const int threads = compute.threads;
+  cfg.ops = compute.ops;
+  const std::string conv_algo(kernels::to_string(compute.ops->conv_algo));
   const bool json = f.boolean("json"), quiet = f.boolean("quiet");
 
   if (!out_dir.empty()) {

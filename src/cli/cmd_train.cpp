@@ -76,8 +76,8 @@ int cmd_train(int argc, char** argv) {
   if (!f.positional().empty())
     throw UsageError("batchscope train: unexpected argument '" + f.positional()[0] + "'");
 
-  const kernels::Backend backend = kernels::parse_backend(f.str("backend"));
-  const int threads = apply_compute_flags(f);
+  const Compute compute = apply_compute_flags(f);
+  const int threads = compute.threads;
   const bool json = f.boolean("json");
 
   TrainConfig cfg;
@@ -128,7 +128,7 @@ int cmd_train(int argc, char** argv) {
     check_same(f, "seed", f.str("seed"), std::to_string(s.seed));
     if (f.given("model") && resolve_model_spec(model_name) != resumed.model_spec) {
       // Compare canonical forms: build the asked-for model just to canonicalise its spec.
-      Model probe(model_name, in_sample, 10, backend, 0);
+      Model probe(model_name, in_sample, 10, *compute.ops, 0);
       if (probe.spec() != resumed.model_spec)
         throw UsageError("--model: '" + model_name + "' differs from the checkpoint's '" +
                          resumed.model_spec + "'");
@@ -153,7 +153,7 @@ int cmd_train(int argc, char** argv) {
                      " is larger than the training set (" + std::to_string(train.images.n) +
                      " images)");
 
-  Model model(model_name, in_sample, 10, backend, cfg.seed);
+  Model model(model_name, in_sample, 10, *compute.ops, cfg.seed);
   {
     // Model holds no activations yet; refuse before the first step allocates them.
     const int slots = cfg.optim.kind == OptimizerKind::Adam ? 2 : (cfg.optim.momentum > 0 ? 1 : 0);
@@ -191,15 +191,22 @@ int cmd_train(int argc, char** argv) {
                cfg.optim.nesterov ? " (nesterov)" : "", cfg.optim.weight_decay,
                to_string(cfg.schedule.kind).c_str(), static_cast<long long>(cfg.schedule.warmup_steps),
                static_cast<unsigned long long>(cfg.seed), threads,
-               std::string(model.ops().name).c_str(), f.str("conv-algo").c_str());
+               std::string(model.ops().name).c_str(), std::string(kernels::to_string(model.ops().conv_algo)).c_str());
 
-  // Ctrl-C finishes the step in flight, writes a checkpoint and exits 130.
+  // Ctrl-C (SIGINT) and SIGTERM (what systemd, Slurm, Kubernetes and mpirun send to stop a
+  // job) finish the step in flight, write a checkpoint and exit 128 + the signal: 130, 143.
   static std::atomic<bool> interrupted{false};
+  static std::atomic<int> stop_signal{0};
   interrupted = false;
+  stop_signal = 0;
   struct sigaction sa {};
-  sa.sa_handler = [](int) { interrupted = true; };
+  sa.sa_handler = [](int sig) {
+    stop_signal = sig;
+    interrupted = true;
+  };
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
 
   auto save = [&](const std::string& file) {
     // A NaN gradient shows in the loss only one step later; never let it into a checkpoint,
@@ -237,13 +244,14 @@ int cmd_train(int argc, char** argv) {
     if (p.stopped || interrupted) {
       const std::string file = save_path.empty() ? "batchscope-interrupted.safetensors" : save_path;
       save(file);
+      const int sig = stop_signal.load();
       std::fprintf(stderr,
-                   "interrupted after step %lld (epoch %lld, step %lld of %lld); checkpoint "
+                   "interrupted by %s after step %lld (epoch %lld, step %lld of %lld); checkpoint "
                    "written to '%s'; continue with --resume %s\n",
-                   static_cast<long long>(trainer.step()), static_cast<long long>(trainer.epoch() + (p.stopped ? 1 : 0)),
+                   sig == SIGTERM ? "SIGTERM" : "SIGINT", static_cast<long long>(trainer.step()), static_cast<long long>(trainer.epoch() + (p.stopped ? 1 : 0)),
                    static_cast<long long>(p.stopped ? p.step_in_epoch : trainer.steps_per_epoch()),
                    static_cast<long long>(trainer.steps_per_epoch()), file.c_str(), file.c_str());
-      return 130;
+      return 128 + (sig == SIGTERM ? SIGTERM : SIGINT);
     }
     train_seconds += secs;
     const int64_t imgs = (trainer.step() - first_step) * cfg.batch_size;

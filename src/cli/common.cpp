@@ -54,24 +54,42 @@ int default_threads() {
 }
 
 void add_compute_flags(Flags& f, const std::string& conv_algo_auto_help) {
-  f.add("threads", std::to_string(default_threads()), "worker threads for the kernels");
+  f.add("threads", std::to_string(default_threads()),
+        "worker threads for the kernels (at most the CPUs this process may run on)");
   f.add("backend", "onednn", "kernel back-end: onednn (fast) or reference (plain loops)");
   f.add("conv-algo", conv_algo_auto_help.empty() ? "direct" : "auto",
-        "3x3 convolutions on the onednn back-end: direct or winograd (faster, other rounding)" +
-            (conv_algo_auto_help.empty() ? std::string() : "; " + conv_algo_auto_help));
+        "3x3 convolutions on the onednn back-end: direct, winograd (faster, other rounding; "
+        "AVX-512 only) or auto (" +
+            (conv_algo_auto_help.empty() ? std::string("the fastest this CPU runs") : conv_algo_auto_help) +
+            "); `batchscope models` lists the variants this CPU offers");
   f.add("precision", "f32",
         "convolution arithmetic on the onednn back-end: f32, or bf16 inputs with f32 "
-        "accumulation and f32 master weights");
+        "accumulation and f32 master weights (AVX-512 only)");
 }
 
-int apply_compute_flags(const Flags& f, const std::string& conv_algo_auto) {
-  const int t = static_cast<int>(f.i64("threads", 1, 1024));
+int clamp_threads(int asked, const char* flag) {
+  const int cpus = default_threads();
+  if (asked <= cpus) return asked;
+  std::fprintf(stderr, "batchscope: warning: %s %d is more than the %d CPUs this process may run on; using %d\n",
+               flag, asked, cpus, cpus);
+  return cpus;
+}
+
+Compute apply_compute_flags(const Flags& f, const std::string& conv_algo_auto) {
+  const kernels::Backend backend = kernels::parse_backend(f.str("backend"));
+  const kernels::Precision precision = kernels::parse_precision(f.str("precision"));
+  const std::string algo = f.str("conv-algo");
+  kernels::ConvAlgo conv_algo = kernels::ConvAlgo::Direct;
+  if (algo != "auto")
+    conv_algo = kernels::parse_conv_algo(algo);
+  else if (conv_algo_auto == "fastest" && backend == kernels::Backend::OneDnn)
+    conv_algo = kernels::fastest_conv_algo(precision);
+  const kernels::OpTable& table = kernels::select_table(backend, conv_algo, precision);
+
+  const int t = clamp_threads(static_cast<int>(f.i64("threads", 1, 1024)), "--threads");
   omp_set_num_threads(t);
   pin_threads();
-  const std::string algo = f.str("conv-algo");
-  kernels::set_conv_algo(kernels::parse_conv_algo(algo == "auto" ? conv_algo_auto : algo));
-  kernels::set_precision(kernels::parse_precision(f.str("precision")));
-  return t;
+  return {t, &table};
 }
 
 int64_t available_memory_bytes() {

@@ -4,6 +4,7 @@
 
 #include "batchscope/idx.h"
 #include "cli/flags.h"
+#include "kernels/kernels.h"
 
 namespace batchscope::cli {
 
@@ -18,9 +19,22 @@ Dataset load_test_set(const Flags& f);
 // whose best convolution algorithm depends on what it is asked to do passes an "auto" help
 // text: --conv-algo then defaults to auto, which apply_compute_flags resolves.
 void add_compute_flags(Flags& f, const std::string& conv_algo_auto_help = "");
-// Applies --threads to OpenMP (and so to oneDNN; threads pinned), --conv-algo (auto becomes
-// `conv_algo_auto`) and --precision; returns the thread count.
-int apply_compute_flags(const Flags& f, const std::string& conv_algo_auto = "direct");
+
+// What the compute flags resolved to.
+struct Compute {
+  int threads;                    // OpenMP threads, pinned one per allowed CPU
+  const kernels::OpTable* ops;    // the kernel variant every model of the command uses
+};
+// Applies --threads to OpenMP (and so to oneDNN; threads pinned). More threads than CPUs this
+// process may run on are clamped to that count with a one-line warning on stderr: oversubscribed
+// OpenMP barriers wait whole time slices (250x slower at --threads 999). Resolves --backend,
+// --conv-algo and --precision to one table; --conv-algo auto becomes `conv_algo_auto`:
+// "direct", or "fastest" (the fastest algorithm this CPU runs). UsageError (exit 2) for a
+// variant this CPU lacks, naming the flag, the CPU feature and what to use instead.
+Compute apply_compute_flags(const Flags& f, const std::string& conv_algo_auto = "fastest");
+// The number of threads to run: `asked`, or the CPUs this process may run on if fewer, with
+// a warning naming both numbers and `flag`.
+int clamp_threads(int asked, const char* flag);
 
 std::string json_escape(const std::string& s);
 // MemAvailable from /proc/meminfo in bytes, or 0 if it cannot be read.

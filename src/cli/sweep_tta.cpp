@@ -194,7 +194,7 @@ int run_time_to_accuracy(const Flags& f, TtaOptions o, const SweepConfig& sweep,
   c.batches = sweep.batches;
   c.model = sweep.model;
   c.seed = sweep.seed;
-  c.backend = sweep.backend;
+  c.ops = sweep.ops;
   const bool quiet = f.boolean("quiet"), json = f.boolean("json");
   const std::string out_dir = f.str("out") == "none" ? "" : f.str("out");
   const Dataset test = load_test_set(f);
@@ -206,8 +206,9 @@ int run_time_to_accuracy(const Flags& f, TtaOptions o, const SweepConfig& sweep,
     std::fflush(stderr);
   });
   std::vector<std::string> h = header(o, command, threads, train);
-  h.insert(h.begin() + 5, "engine    conv " + conv_algo + ", precision " + f.str("precision") + ", back-end " +
-                              f.str("backend"));
+  h.insert(h.begin() + 5, "engine    conv " + conv_algo + ", precision " +
+                              std::string(kernels::to_string(c.ops->precision)) + ", kernels " +
+                              std::string(c.ops->name));
   if (json) {
     std::printf("%s\n", to_json(r, o, command, threads).dump().c_str());
   } else {

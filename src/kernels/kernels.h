@@ -6,7 +6,9 @@
 // else is overwritten.
 #pragma once
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace batchscope::kernels {
 
@@ -66,8 +68,24 @@ using SoftmaxXentFwd = double (*)(float* probs, const float* logits, const int32
 using SoftmaxXentBwd = void (*)(float* dlogits, const float* probs, const int32_t* labels,
                                 int64_t N, int64_t L);
 
+enum class Backend { Reference, OneDnn };
+
+// How the fast back-end computes 3x3 stride-1 convolutions: direct, or Winograd F(4x4,3x3)
+// (fewer multiplies, slightly different rounding). The reference back-end is always direct.
+enum class ConvAlgo { Direct, Winograd };
+// Arithmetic of the fast back-end's convolutions: f32, or bf16 inputs (activations, weights,
+// output gradients rounded to bfloat16 on the fly) with f32 accumulation, f32 outputs and f32
+// master weights. The reference back-end is always f32.
+enum class Precision { F32, Bf16 };
+
+// One kernel variant: a back-end with its convolution algorithm and arithmetic. Each variant is
+// its own table (its conv slots are separate functions), so a Model holds the one it uses and
+// two models with different variants coexist in one process.
 struct OpTable {
-  std::string_view name;  // "reference", "onednn"
+  std::string_view name;  // "reference", "onednn", "onednn-winograd", "onednn-bf16", ...
+  Backend backend;
+  ConvAlgo conv_algo;
+  Precision precision;
   Conv2dFwd conv2d_fwd;
   Conv2dBwdData conv2d_bwd_data;
   Conv2dBwdWeight conv2d_bwd_weight;
@@ -82,29 +100,40 @@ struct OpTable {
   SoftmaxXentBwd softmax_xent_bwd;
 };
 
-enum class Backend { Reference, OneDnn };
+// A variant this build knows, and whether this CPU runs it. A fast variant is offered only
+// where oneDNN builds all three of its convolution primitives with a JIT (not reference)
+// implementation on this CPU, as capped by ONEDNN_MAX_CPU_ISA; found out once, on first use.
+struct Variant {
+  const OpTable* table;
+  bool supported;
+  std::string_view needs;  // the CPU feature it needs, e.g. "AVX-512 (avx512_core)"; "" if none
+  std::string why_not;     // "" when supported, else one sentence naming what is missing
+};
+// Every variant, supported or not, in a fixed order: reference, onednn, onednn-winograd,
+// onednn-bf16, onednn-winograd-bf16.
+const std::vector<Variant>& variants();
+// The supported ones' tables, in the same order (tests loop over these).
+std::vector<const OpTable*> supported_tables();
 
-// How the fast back-end computes 3x3 stride-1 convolutions: direct, or Winograd F(4x4,3x3)
-// (fewer multiplies, slightly different rounding). The reference back-end is always direct.
-enum class ConvAlgo { Direct, Winograd };
-void set_conv_algo(ConvAlgo a);
-// "direct" / "winograd"; throws UsageError naming --conv-algo for anything else.
-ConvAlgo parse_conv_algo(std::string_view s);
-
-// Arithmetic of the fast back-end's convolutions: f32, or bf16 inputs (activations, weights,
-// output gradients rounded to bfloat16 on the fly) with f32 accumulation, f32 outputs and f32
-// master weights. The reference back-end is always f32.
-enum class Precision { F32, Bf16 };
-void set_precision(Precision p);
-// "f32" / "bf16"; throws UsageError naming --precision for anything else.
-Precision parse_precision(std::string_view s);
-
-// The table for a back-end: ref slots first, then the back-end's overrides.
+// The default table of a back-end: reference, or onednn (direct, f32). Always supported.
 const OpTable& ops(Backend b);
+// The table for a back-end, algorithm and precision. Throws UsageError naming --conv-algo or
+// --precision, the CPU feature it needs and what to use instead, when this CPU lacks it; the
+// reference back-end takes only direct f32.
+const OpTable& select_table(Backend b, ConvAlgo a, Precision p);
+// The fastest supported convolution algorithm for onednn at precision p: Winograd where this
+// CPU runs it (1.3-1.5x on the MNIST convolutions, docs/performance.md), else direct.
+ConvAlgo fastest_conv_algo(Precision p);
+// The ISA oneDNN dispatches to here, e.g. "avx512_core" or "avx2", after ONEDNN_MAX_CPU_ISA.
+std::string onednn_isa();
+
 // "reference" / "onednn"; throws UsageError naming --backend for anything else.
 Backend parse_backend(std::string_view s);
-
-// Every table this build provides (tests loop over them).
-const OpTable* const* all_tables(int* count);
+// "direct" / "winograd"; throws UsageError naming --conv-algo for anything else.
+ConvAlgo parse_conv_algo(std::string_view s);
+// "f32" / "bf16"; throws UsageError naming --precision for anything else.
+Precision parse_precision(std::string_view s);
+std::string_view to_string(ConvAlgo a);
+std::string_view to_string(Precision p);
 
 }  // namespace batchscope::kernels

@@ -1,6 +1,8 @@
-// The op tables. Every table starts as the reference table and a back-end overrides the slots
-// it implements (BLIS-style), so a missing fast kernel silently falls back to ref rather than
-// to a null pointer. Also --backend parsing.
+// The op tables, one per kernel variant. Every table starts as the reference table and a
+// back-end overrides the slots it implements (BLIS-style), so a missing fast kernel falls back
+// to ref rather than to a null pointer. Which fast variants this CPU runs is asked of oneDNN
+// once, on first use; flag parsing and the usage errors for unsupported choices live here too.
+#include <cstdlib>
 #include <string>
 
 #include "batchscope/error.h"
@@ -16,6 +18,9 @@ namespace {
 OpTable make_reference() {
   return OpTable{
       .name = "reference",
+      .backend = Backend::Reference,
+      .conv_algo = ConvAlgo::Direct,
+      .precision = Precision::F32,
       .conv2d_fwd = &ref::conv2d_fwd,
       .conv2d_bwd_data = &ref::conv2d_bwd_data,
       .conv2d_bwd_weight = &ref::conv2d_bwd_weight,
@@ -31,12 +36,16 @@ OpTable make_reference() {
   };
 }
 
-OpTable make_onednn() {
+template <ConvAlgo A, Precision P>
+OpTable make_onednn(std::string_view name) {
   OpTable t = make_reference();
-  t.name = "onednn";
-  t.conv2d_fwd = &onednn::conv2d_fwd;
-  t.conv2d_bwd_data = &onednn::conv2d_bwd_data;
-  t.conv2d_bwd_weight = &onednn::conv2d_bwd_weight;
+  t.name = name;
+  t.backend = Backend::OneDnn;
+  t.conv_algo = A;
+  t.precision = P;
+  t.conv2d_fwd = &onednn::conv2d_fwd<A, P>;
+  t.conv2d_bwd_data = &onednn::conv2d_bwd_data<A, P>;
+  t.conv2d_bwd_weight = &onednn::conv2d_bwd_weight<A, P>;
   t.dense_fwd = &onednn::dense_fwd;
   t.dense_bwd_data = &onednn::dense_bwd_data;
   t.dense_bwd_weight = &onednn::dense_bwd_weight;
@@ -50,10 +59,62 @@ OpTable make_onednn() {
 }
 
 const OpTable kReference = make_reference();
-const OpTable kOneDnn = make_onednn();
-const OpTable* const kAllTables[] = {&kReference, &kOneDnn};
+const OpTable kOneDnn = make_onednn<ConvAlgo::Direct, Precision::F32>("onednn");
+const OpTable kOneDnnWinograd = make_onednn<ConvAlgo::Winograd, Precision::F32>("onednn-winograd");
+const OpTable kOneDnnBf16 = make_onednn<ConvAlgo::Direct, Precision::Bf16>("onednn-bf16");
+const OpTable kOneDnnWinogradBf16 =
+    make_onednn<ConvAlgo::Winograd, Precision::Bf16>("onednn-winograd-bf16");
+
+// What oneDNN 2.6 needs for each non-default variant (from its implementation list: the
+// Winograd and bf16 convolutions are jit_avx512_core_* kernels only).
+std::string_view needs_of(const OpTable& t) {
+  if (t.backend == Backend::Reference || (t.conv_algo == ConvAlgo::Direct && t.precision == Precision::F32))
+    return "";
+  if (t.conv_algo == ConvAlgo::Winograd && t.precision == Precision::Bf16)
+    return "AVX-512 (avx512_core) and a oneDNN with bf16 Winograd convolutions (2.6 has none)";
+  return "AVX-512 (avx512_core)";
+}
+
+std::vector<Variant> probe_variants() {
+  std::vector<Variant> v;
+  for (const OpTable* t : {&kReference, &kOneDnn, &kOneDnnWinograd, &kOneDnnBf16, &kOneDnnWinogradBf16}) {
+    Variant x{t, true, needs_of(*t), ""};
+    if (!x.needs.empty()) {
+      const std::string why = onednn::conv_variant_unsupported(t->conv_algo, t->precision);
+      if (!why.empty()) {
+        x.supported = false;
+        x.why_not = "oneDNN here dispatches to " + onednn_isa() + " and " + why;
+      }
+    }
+    v.push_back(std::move(x));
+  }
+  return v;
+}
+
+const Variant& variant_of(const OpTable& t) {
+  for (const Variant& v : variants())
+    if (v.table == &t) return v;
+  BS_CHECK(false, "kernels: a table missing from variants()");
+}
+
+const OpTable& table_for(ConvAlgo a, Precision p) {
+  if (a == ConvAlgo::Direct) return p == Precision::F32 ? kOneDnn : kOneDnnBf16;
+  return p == Precision::F32 ? kOneDnnWinograd : kOneDnnWinogradBf16;
+}
 
 }  // namespace
+
+const std::vector<Variant>& variants() {
+  static const std::vector<Variant> v = probe_variants();
+  return v;
+}
+
+std::vector<const OpTable*> supported_tables() {
+  std::vector<const OpTable*> out;
+  for (const Variant& v : variants())
+    if (v.supported) out.push_back(v.table);
+  return out;
+}
 
 const OpTable& ops(Backend b) {
   switch (b) {
@@ -65,6 +126,49 @@ const OpTable& ops(Backend b) {
   BS_CHECK(false, "ops: unknown Backend value");
 }
 
+std::string onednn_isa() {
+  std::string isa = onednn::effective_isa();
+  if (const char* cap = std::getenv("ONEDNN_MAX_CPU_ISA"); cap && *cap)
+    isa += std::string(" (capped by ONEDNN_MAX_CPU_ISA=") + cap + ")";
+  return isa;
+}
+
+const OpTable& select_table(Backend b, ConvAlgo a, Precision p) {
+  if (b == Backend::Reference) {
+    if (a != ConvAlgo::Direct)
+      throw UsageError("--conv-algo " + std::string(to_string(a)) +
+                       ": the reference back-end runs direct convolutions only; use --backend onednn or --conv-algo direct");
+    if (p != Precision::F32)
+      throw UsageError("--precision " + std::string(to_string(p)) +
+                       ": the reference back-end computes in f32 only; use --backend onednn or --precision f32");
+    return kReference;
+  }
+  const OpTable& t = table_for(a, p);
+  const Variant& v = variant_of(t);
+  if (v.supported) return t;
+  // Name the flag whose value this CPU cannot run, and what would run instead.
+  const bool wino_alone_ok = variant_of(table_for(ConvAlgo::Winograd, Precision::F32)).supported;
+  const bool bf16_alone_ok = variant_of(table_for(ConvAlgo::Direct, Precision::Bf16)).supported;
+  std::string flag, instead;
+  if (a == ConvAlgo::Winograd && !wino_alone_ok) {
+    flag = "--conv-algo winograd";
+    instead = "--conv-algo direct (or auto, the fastest this CPU offers)";
+  } else if (p == Precision::Bf16 && !bf16_alone_ok) {
+    flag = "--precision bf16";
+    instead = "--precision f32";
+  } else {
+    flag = "--conv-algo winograd with --precision bf16";
+    instead = "one of the two, not both";
+  }
+  throw UsageError(flag + ": not available here: needs " + std::string(v.needs) + "; " +
+                   v.why_not + "; use " + instead);
+}
+
+ConvAlgo fastest_conv_algo(Precision p) {
+  return variant_of(table_for(ConvAlgo::Winograd, p)).supported ? ConvAlgo::Winograd
+                                                                : ConvAlgo::Direct;
+}
+
 Backend parse_backend(std::string_view s) {
   if (s == "reference") return Backend::Reference;
   if (s == "onednn") return Backend::OneDnn;
@@ -72,25 +176,20 @@ Backend parse_backend(std::string_view s) {
                    "' is not a back-end; expected reference or onednn");
 }
 
-const OpTable* const* all_tables(int* count) {
-  *count = static_cast<int>(std::size(kAllTables));
-  return kAllTables;
-}
-
-void set_conv_algo(ConvAlgo a) { onednn::set_conv_algo(a); }
-
 ConvAlgo parse_conv_algo(std::string_view s) {
   if (s == "direct") return ConvAlgo::Direct;
   if (s == "winograd") return ConvAlgo::Winograd;
-  throw UsageError("--conv-algo: '" + std::string(s) + "' is not an algorithm; expected direct or winograd");
+  throw UsageError("--conv-algo: '" + std::string(s) +
+                   "' is not an algorithm; expected direct, winograd or auto");
 }
-
-void set_precision(Precision p) { onednn::set_precision(p); }
 
 Precision parse_precision(std::string_view s) {
   if (s == "f32") return Precision::F32;
   if (s == "bf16") return Precision::Bf16;
   throw UsageError("--precision: '" + std::string(s) + "' is not a precision; expected f32 or bf16");
 }
+
+std::string_view to_string(ConvAlgo a) { return a == ConvAlgo::Winograd ? "winograd" : "direct"; }
+std::string_view to_string(Precision p) { return p == Precision::Bf16 ? "bf16" : "f32"; }
 
 }  // namespace batchscope::kernels

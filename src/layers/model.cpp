@@ -58,7 +58,11 @@ std::unique_ptr<Layer> make_layer(const std::string& token) {
 
 Model::Model(std::string_view name_or_spec, const Shape& in_sample, int64_t num_classes,
              kernels::Backend backend, uint64_t seed)
-    : in_sample_(in_sample), num_classes_(num_classes), ops_(&kernels::ops(backend)) {
+    : Model(name_or_spec, in_sample, num_classes, kernels::ops(backend), seed) {}
+
+Model::Model(std::string_view name_or_spec, const Shape& in_sample, int64_t num_classes,
+             const kernels::OpTable& ops, uint64_t seed)
+    : in_sample_(in_sample), num_classes_(num_classes), ops_(&ops) {
   std::string spec = resolve_model_spec(name_or_spec);
   if (spec.empty()) throw ShapeError("model spec is empty");
   sample_shapes_.push_back(in_sample);

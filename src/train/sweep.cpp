@@ -51,7 +51,7 @@ SweepResult run_sweep(const SweepConfig& cfg, const Dataset& train,
   StepProfiler prof;
   for (int64_t B : cfg.batches) {
     // A fresh model and optimizer per size: no size inherits another's warm caches or plans.
-    Model model(cfg.model, in_sample, 10, cfg.backend, cfg.seed);
+    Model model(cfg.model, in_sample, 10, *cfg.ops, cfg.seed);
     TrainConfig tc;
     tc.batch_size = B;
     // Speed does not depend on the rate, but a diverging loss would stop the sweep.

@@ -23,7 +23,7 @@ struct SweepConfig {
   int64_t epochs = 0;        // > 0: time this many real epochs instead of the budget
   int64_t warmup_steps = -1; // -1: max(3, ceil(256/B))
   uint64_t seed = 1;
-  kernels::Backend backend = kernels::Backend::OneDnn;
+  const kernels::OpTable* ops = &kernels::ops(kernels::Backend::OneDnn);  // the kernel variant
 };
 
 struct SweepRow {

@@ -49,7 +49,7 @@ TtaResult run_time_to_accuracy(const TtaConfig& c, const Dataset& train, const D
   const int64_t n = train.images.n;
   for (int64_t B : c.batches) {
     // The same seed: every batch size starts from the same weights.
-    Model model(c.model, in_sample, 10, c.backend, c.seed);
+    Model model(c.model, in_sample, 10, *c.ops, c.seed);
     TtaRun run;
     run.batch = B;
     run.lr = scaled_lr(c, B);

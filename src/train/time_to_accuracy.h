@@ -37,7 +37,7 @@ struct TtaConfig {
   int64_t check_every_images = 6000;
   int64_t noise_b_small = 16, noise_micro_batches = 16;  // probe: 16 x 16 images per check
   uint64_t seed = 1;
-  kernels::Backend backend = kernels::Backend::OneDnn;
+  const kernels::OpTable* ops = &kernels::ops(kernels::Backend::OneDnn);  // the kernel variant
 };
 
 struct TtaCheck {

@@ -185,11 +185,107 @@ TEST_F(Cli, SigintWritesACheckpointAndExits130) {
   ASSERT_TRUE(WIFEXITED(status));
   const std::string err = slurp(tmp.file("err.txt"));
   ASSERT_EQ(WEXITSTATUS(status), 130) << err;
-  EXPECT_NE(err.find("interrupted after step"), std::string::npos) << err;
+  EXPECT_NE(err.find("interrupted by SIGINT after step"), std::string::npos) << err;
   EXPECT_NE(err.find(ckpt), std::string::npos) << err;
   const RunResult r =
       run_cli(tmp, "train --data " + tmp.path().string() + " --resume " + ckpt + " --quiet --threads 2");
   EXPECT_EQ(r.code, 0) << r.err;
+}
+
+}  // namespace
+}  // namespace batchscope
+
+namespace batchscope {
+namespace {
+
+// SIGTERM (systemd, Slurm, Kubernetes) does what Ctrl-C does: finish the step, write --save,
+// exit 128 + 15; resuming then ends with the uninterrupted run's weights, byte for byte.
+TEST_F(Cli, SigtermSavesExits143AndResumesBitForBit) {
+  const std::string args = data() + " --epochs 40 --batch-size 8 --threads 2 --quiet";
+  const std::string straight = tmp.file("straight.safetensors"), ckpt = tmp.file("term.safetensors");
+  ASSERT_EQ(run_cli(tmp, "train" + args + " --save " + straight).code, 0);
+  const std::string cmd = "timeout --preserve-status -s TERM 0.5 " + std::string(BATCHSCOPE_BIN) +
+                          " train" + args + " --save " + ckpt + " >/dev/null 2>" + tmp.file("err.txt");
+  const int status = std::system(cmd.c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  const std::string err = slurp(tmp.file("err.txt"));
+  ASSERT_EQ(WEXITSTATUS(status), 143) << err;
+  EXPECT_NE(err.find("interrupted by SIGTERM after step"), std::string::npos) << err;
+  ASSERT_TRUE(std::filesystem::exists(ckpt)) << err;
+  const RunResult r = run_cli(tmp, "train --data " + tmp.path().string() + " --resume " + ckpt +
+                                       " --quiet --threads 2 --save " + ckpt);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(slurp(ckpt), slurp(straight));
+}
+
+// More threads than CPUs would make every OpenMP barrier wait a time slice: clamp and say so.
+TEST_F(Cli, ThreadsAboveTheCpusAreClampedWithAWarning) {
+  const RunResult r = run_cli(tmp, "train" + data() + " --epochs 1 --threads 999 --json --quiet");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const int cpus = nlohmann::json::parse(r.out).at("threads").get<int>();
+  EXPECT_GE(cpus, 1);
+  EXPECT_LT(cpus, 999);
+  EXPECT_NE(r.err.find("--threads 999 is more than the " + std::to_string(cpus) +
+                       " CPUs this process may run on; using " + std::to_string(cpus)),
+            std::string::npos)
+      << r.err;
+  // One line, before anything else (the banner goes to stderr with --json).
+  EXPECT_EQ(r.err.rfind("batchscope: warning: --threads 999", 0), 0u) << r.err;
+  EXPECT_EQ(r.err.find("warning", 30), std::string::npos) << r.err;
+}
+
+// With oneDNN capped to AVX2 (as on a CPU without AVX-512), Winograd and bf16 are not offered:
+// asking for them is a usage error naming the flag, the feature and what to use instead;
+// auto falls back to direct, and `models` says why each variant is missing.
+TEST_F(Cli, KernelVariantsThisCpuLacksAreUsageErrors) {
+  ASSERT_EQ(setenv("ONEDNN_MAX_CPU_ISA", "AVX2", 1), 0);
+  expect_cli_error(run_cli(tmp, "train" + data() + " --conv-algo winograd"), 2,
+                   {"--conv-algo winograd", "AVX-512", "--conv-algo direct"});
+  expect_cli_error(run_cli(tmp, "train" + data() + " --precision bf16"), 2,
+                   {"--precision bf16", "AVX-512", "--precision f32"});
+  expect_cli_error(run_cli(tmp, "profile" + data() + " --conv-algo winograd --peak 100:10"), 2,
+                   {"--conv-algo winograd", "AVX-512"});
+  const RunResult fallback = run_cli(tmp, "train" + data() + " --conv-algo auto --epochs 1 --json --quiet");
+  EXPECT_EQ(fallback.code, 0) << fallback.err;
+  if (fallback.code == 0) {
+    EXPECT_EQ(nlohmann::json::parse(fallback.out).at("backend"), "onednn");
+  }
+  const RunResult models = run_cli(tmp, "models --json");
+  unsetenv("ONEDNN_MAX_CPU_ISA");
+  ASSERT_EQ(models.code, 0) << models.err;
+  const nlohmann::json j = nlohmann::json::parse(models.out);
+  EXPECT_EQ(j.at("onednn_isa").get<std::string>().rfind("avx2", 0), 0u) << j.at("onednn_isa");
+  int offered = 0;
+  for (const auto& v : j.at("kernel_variants")) {
+    const std::string name = v.at("name");
+    const bool default_one = name == "reference" || name == "onednn";
+    EXPECT_EQ(v.at("supported").get<bool>(), default_one) << name;
+    EXPECT_EQ(v.at("why_not").get<std::string>().empty(), default_one) << name;
+    offered += v.at("supported").get<bool>();
+  }
+  EXPECT_EQ(offered, 2);
+  expect_cli_error(run_cli(tmp, "train" + data() + " --backend reference --conv-algo winograd"), 2,
+                   {"--conv-algo winograd", "reference"});
+}
+
+// Without a cap, the variants offered are exactly what this CPU's oneDNN ISA allows.
+TEST_F(Cli, ModelsListsTheVariantsThisCpuOffers) {
+  const RunResult r = run_cli(tmp, "models --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j.at("models").size(), 3u);
+  const bool avx512 = j.at("onednn_isa").get<std::string>().rfind("avx512", 0) == 0;
+  ASSERT_EQ(j.at("kernel_variants").size(), 5u);
+  for (const auto& v : j.at("kernel_variants")) {
+    const std::string name = v.at("name");
+    if (name == "reference" || name == "onednn") {
+      EXPECT_TRUE(v.at("supported").get<bool>()) << name;
+    }
+    // oneDNN 2.6 has no bf16 Winograd; the single-change variants need AVX-512 exactly.
+    if (name == "onednn-winograd" || name == "onednn-bf16") {
+      EXPECT_EQ(v.at("supported").get<bool>(), avx512) << name << ": " << v.at("why_not");
+    }
+  }
 }
 
 }  // namespace

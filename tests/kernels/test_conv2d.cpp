@@ -68,15 +68,16 @@ struct ConvData {
 
 // Forward: ref once per (shape, bias); the ReLU expectation is ref's own max(·, 0) of it,
 // and ref's fused ReLU is itself checked by the hand-computed case.
-void check_fwd(const ConvShape& g, bool bias) {
+void check_fwd(const ConvShape& g, bool bias,
+               const std::vector<const OpTable*>& tables = test::tables()) {
   const ConvData d(g);
   const float* b = bias ? d.b.data() : nullptr;
   std::vector<float> expected = nan_floats(y_size(g));
   kernels::ref::conv2d_fwd(expected.data(), d.x.data(), d.w.data(), b, g, /*relu=*/false);
   std::vector<float> expected_relu = expected;
   for (float& v : expected_relu) v = std::max(v, 0.0f);
-  const auto tol = test::reduction_tolerance(g.C * g.R * g.S + 1, 1.0);
-  for (const OpTable* t : test::tables()) {
+  for (const OpTable* t : tables) {
+    const auto tol = test::conv_tolerance(*t, g.C * g.R * g.S + 1);
     for (bool relu : {false, true}) {
       std::vector<float> got = nan_floats(y_size(g));
       if (t->conv2d_fwd == &kernels::ref::conv2d_fwd)
@@ -90,12 +91,13 @@ void check_fwd(const ConvShape& g, bool bias) {
   }
 }
 
-void check_bwd_data(const ConvShape& g) {
+void check_bwd_data(const ConvShape& g,
+                    const std::vector<const OpTable*>& tables = test::tables()) {
   const ConvData d(g);
   std::vector<float> expected = nan_floats(x_size(g));
   kernels::ref::conv2d_bwd_data(expected.data(), d.dy.data(), d.w.data(), g);
-  const auto tol = test::reduction_tolerance(g.K * g.R * g.S, 1.0);
-  for (const OpTable* t : test::tables()) {
+  for (const OpTable* t : tables) {
+    const auto tol = test::conv_tolerance(*t, g.K * g.R * g.S);
     std::vector<float> got = nan_floats(x_size(g));
     if (t->conv2d_bwd_data == &kernels::ref::conv2d_bwd_data)
       got = expected;  // ref itself: only the NaN check remains
@@ -106,7 +108,8 @@ void check_bwd_data(const ConvShape& g) {
   }
 }
 
-void check_bwd_weight(const ConvShape& g, bool bias) {
+void check_bwd_weight(const ConvShape& g, bool bias,
+                      const std::vector<const OpTable*>& tables = test::tables()) {
   const ConvData d(g);
   // Accumulated outputs start from known random values, not zero.
   const std::vector<float> dw0 = random_floats(w_size(g), /*seed=*/21);
@@ -114,9 +117,9 @@ void check_bwd_weight(const ConvShape& g, bool bias) {
   std::vector<float> dw_ref = dw0, db_ref = db0;
   kernels::ref::conv2d_bwd_weight(dw_ref.data(), bias ? db_ref.data() : nullptr, d.dy.data(),
                                   d.x.data(), g);
-  const auto tol = test::reduction_tolerance(g.N * g.P() * g.Q() + 1, 1.0);
   const std::string extra = bias ? " bias" : " no-bias";
-  for (const OpTable* t : test::tables()) {
+  for (const OpTable* t : tables) {
+    const auto tol = test::conv_tolerance(*t, g.N * g.P() * g.Q() + 1);
     std::vector<float> dw = dw_ref, db = db_ref;  // ref itself: nothing left to compare
     if (t->conv2d_bwd_weight != &kernels::ref::conv2d_bwd_weight) {
       dw = dw0;
@@ -239,39 +242,75 @@ TEST(Conv2d, RefBackwardIsAdjointOfForward) {
   }
 }
 
-// ---- every table against ref ----
+// ---- every kernel variant against ref ----
 
-TEST(Conv2d, ForwardMatchesRefOnEdgeShapes) {
+// One instance per variant in kernels::variants(), supported or not: a variant this CPU lacks
+// (Winograd and bf16 need AVX-512 in oneDNN 2.6) is skipped with the reason, never run.
+class ConvVariant : public ::testing::TestWithParam<size_t> {
+ protected:
+  void SetUp() override {
+    ASSERT_LT(GetParam(), kernels::variants().size());
+    const kernels::Variant& v = kernels::variants()[GetParam()];
+    if (!v.supported)
+      GTEST_SKIP() << v.table->name << " is not offered on this CPU: needs " << v.needs << "; "
+                   << v.why_not;
+  }
+  std::vector<const OpTable*> table() const { return {kernels::variants()[GetParam()].table}; }
+};
+
+TEST_P(ConvVariant, ForwardMatchesRefOnEdgeShapes) {
   for (const ConvShape& g : kEdgeShapes) {
-    check_fwd(g, /*bias=*/true);
-    check_fwd(g, /*bias=*/false);
+    check_fwd(g, /*bias=*/true, table());
+    check_fwd(g, /*bias=*/false, table());
   }
 }
 
-TEST(Conv2d, ForwardMatchesRefOnMnistShapes) {
-  for (const ConvShape& g : kMnistShapes) check_fwd(g, /*bias=*/true);
+TEST_P(ConvVariant, ForwardMatchesRefOnMnistShapes) {
+  for (const ConvShape& g : kMnistShapes) check_fwd(g, /*bias=*/true, table());
 }
 
-TEST(Conv2d, BackwardDataMatchesRefOnEdgeShapes) {
-  for (const ConvShape& g : kEdgeShapes) check_bwd_data(g);
+TEST_P(ConvVariant, BackwardDataMatchesRefOnEdgeShapes) {
+  for (const ConvShape& g : kEdgeShapes) check_bwd_data(g, table());
 }
 
-TEST(Conv2d, BackwardDataMatchesRefOnMnistShapes) {
+TEST_P(ConvVariant, BackwardDataMatchesRefOnMnistShapes) {
   // conv1's input gradient is never needed (its input is the image), so only conv2.
   for (const ConvShape& g : kMnistShapes)
-    if (g.C > 1) check_bwd_data(g);
+    if (g.C > 1) check_bwd_data(g, table());
 }
 
-TEST(Conv2d, BackwardWeightMatchesRefOnEdgeShapes) {
+TEST_P(ConvVariant, BackwardWeightMatchesRefOnEdgeShapes) {
   for (const ConvShape& g : kEdgeShapes) {
-    check_bwd_weight(g, /*bias=*/true);
-    check_bwd_weight(g, /*bias=*/false);
+    check_bwd_weight(g, /*bias=*/true, table());
+    check_bwd_weight(g, /*bias=*/false, table());
   }
 }
 
-TEST(Conv2d, BackwardWeightMatchesRefOnMnistShapes) {
-  for (const ConvShape& g : kMnistShapes) check_bwd_weight(g, /*bias=*/true);
+TEST_P(ConvVariant, BackwardWeightMatchesRefOnMnistShapes) {
+  for (const ConvShape& g : kMnistShapes) check_bwd_weight(g, /*bias=*/true, table());
 }
+
+// Shapes the Winograd and bf16 paths take (3x3 stride 1 with 16-channel blocks, 16+ input
+// channels) beside ones they hand to direct f32 (stride 2, one input channel).
+TEST_P(ConvVariant, MatchesRefWhereTheVariantApplies) {
+  const ConvShape shapes[] = {{2, 32, 26, 26, 64, 3, 3, 1, 1, 0, 0},
+                              {1, 16, 7, 9, 16, 3, 3, 1, 1, 1, 1},
+                              {1, 16, 7, 9, 16, 3, 3, 2, 2, 1, 1},
+                              {3, 1, 28, 28, 32, 3, 3, 1, 1, 0, 0}};
+  for (const ConvShape& g : shapes) {
+    check_fwd(g, /*bias=*/true, table());
+    check_bwd_data(g, table());
+    check_bwd_weight(g, /*bias=*/true, table());
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Every, ConvVariant,
+                         ::testing::Range<size_t>(0, kernels::variants().size()),
+                         [](const ::testing::TestParamInfo<size_t>& info) {
+                           std::string name(kernels::variants()[info.param].table->name);
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
 
 // Cached primitives must follow the caller's buffers from call to call, with other shapes
 // in between, and give bitwise-identical results for identical inputs.
@@ -311,64 +350,6 @@ TEST(Conv2d, ThreadCountChangeStillMatchesRef) {
     check_bwd_weight(g, /*bias=*/true);
   }
   omp_set_num_threads(saved);
-}
-
-}  // namespace
-}  // namespace batchscope
-
-namespace batchscope {
-namespace {
-
-// The three conv ops of the fast table against ref under a non-default setting (Winograd,
-// bf16), with a tolerance that depends on the reduction length of each output.
-void check_variant_against_ref(const char* variant, test::Tolerance (*tol_for)(int64_t terms)) {
-  const kernels::OpTable& fast = kernels::ops(kernels::Backend::OneDnn);
-  // conv2 of mnist-cnn; a small padded (and, for bf16, strided) 16-channel case; conv1, whose
-  // single input channel both variants leave to the default path.
-  const ConvShape shapes[] = {{2, 32, 26, 26, 64, 3, 3, 1, 1, 0, 0},
-                              {1, 16, 7, 9, 16, 3, 3, 1, 1, 1, 1},
-                              {1, 16, 7, 9, 16, 3, 3, 2, 2, 1, 1},
-                              {3, 1, 28, 28, 32, 3, 3, 1, 1, 0, 0}};
-  for (const ConvShape& g : shapes) {
-    const ConvData d(g);
-    std::vector<float> want = nan_floats(y_size(g)), got = nan_floats(y_size(g));
-    kernels::ref::conv2d_fwd(want.data(), d.x.data(), d.w.data(), d.b.data(), g, false);
-    fast.conv2d_fwd(got.data(), d.x.data(), d.w.data(), d.b.data(), g, false);
-    EXPECT_TRUE(test::all_close(got, want, tol_for(g.C * g.R * g.S),
-                                describe("conv2d_fwd", variant, to_string(g)), y_dims(g)));
-    std::vector<float> dx_want = nan_floats(x_size(g)), dx = nan_floats(x_size(g));
-    kernels::ref::conv2d_bwd_data(dx_want.data(), d.dy.data(), d.w.data(), g);
-    fast.conv2d_bwd_data(dx.data(), d.dy.data(), d.w.data(), g);
-    EXPECT_TRUE(test::all_close(dx, dx_want, tol_for(g.K * g.R * g.S),
-                                describe("conv2d_bwd_data", variant, to_string(g)), x_dims(g)));
-    std::vector<float> dw_want(w_size(g), 0.f), dw(w_size(g), 0.f);
-    std::vector<float> db_want(static_cast<size_t>(g.K), 0.f), db(static_cast<size_t>(g.K), 0.f);
-    kernels::ref::conv2d_bwd_weight(dw_want.data(), db_want.data(), d.dy.data(), d.x.data(), g);
-    fast.conv2d_bwd_weight(dw.data(), db.data(), d.dy.data(), d.x.data(), g);
-    EXPECT_TRUE(test::all_close(dw, dw_want, tol_for(g.N * g.P() * g.Q()),
-                                describe("conv2d_bwd_weight", variant, to_string(g)), w_dims(g)));
-  }
-}
-
-// Winograd F(4x4,3x3) trades the direct summation order for fewer multiplies; its error must
-// stay within 2e-3 of outputs of order 10 for sums of up to a thousand terms.
-TEST(Conv2d, WinogradMatchesRefWithinItsRounding) {
-  kernels::set_conv_algo(kernels::ConvAlgo::Winograd);
-  check_variant_against_ref("winograd", [](int64_t terms) {
-    return test::Tolerance{2e-3 * std::max(1.0, static_cast<double>(terms) / 1000), 2e-3};
-  });
-  kernels::set_conv_algo(kernels::ConvAlgo::Direct);
-}
-
-// bf16 rounds every input to 8 significant bits (relative error up to 2^-9) and accumulates in
-// f32, so for random data the error of a sum of K products grows like sqrt(K) · 2^-8 · max|a·b|;
-// the bound is about 4x that. A wrong kernel (a lost channel, a shifted window) is off by O(1).
-TEST(Conv2d, Bf16MatchesRefWithinBf16Rounding) {
-  kernels::set_precision(kernels::Precision::Bf16);
-  check_variant_against_ref("bf16", [](int64_t terms) {
-    return test::Tolerance{0.016 * std::sqrt(static_cast<double>(terms)), 0.01};
-  });
-  kernels::set_precision(kernels::Precision::F32);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 // --backend parser's error.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <string>
@@ -91,19 +92,63 @@ TEST(Relu, BackwardMatchesDefinition) {
 
 // ---- the registry (kernels.h's table plumbing; it has no test file of its own) ----
 
-TEST(Registry, TablesAreNamedCompleteAndReachableByBackend) {
-  const std::vector<const OpTable*> all = test::tables();
-  ASSERT_EQ(all.size(), 2u);
-  EXPECT_EQ(all[0]->name, "reference");
-  EXPECT_EQ(all[1]->name, "onednn");
-  EXPECT_EQ(&kernels::ops(kernels::Backend::Reference), all[0]);
-  EXPECT_EQ(&kernels::ops(kernels::Backend::OneDnn), all[1]);
-  for (const OpTable* t : all) {
+TEST(Registry, VariantsAreNamedCompleteAndReachableByBackend) {
+  const std::vector<kernels::Variant>& all = kernels::variants();
+  ASSERT_EQ(all.size(), 5u);
+  const char* names[] = {"reference", "onednn", "onednn-winograd", "onednn-bf16", "onednn-winograd-bf16"};
+  for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i].table->name, names[i]);
+  EXPECT_EQ(&kernels::ops(kernels::Backend::Reference), all[0].table);
+  EXPECT_EQ(&kernels::ops(kernels::Backend::OneDnn), all[1].table);
+  // The defaults run everywhere; a missing variant always says why and what it needs.
+  EXPECT_TRUE(all[0].supported && all[1].supported);
+  for (const kernels::Variant& v : all) {
+    const OpTable* t = v.table;
     EXPECT_TRUE(t->conv2d_fwd && t->conv2d_bwd_data && t->conv2d_bwd_weight && t->dense_fwd &&
                 t->dense_bwd_data && t->dense_bwd_weight && t->maxpool2d_fwd && t->maxpool2d_bwd &&
                 t->relu_fwd && t->relu_bwd && t->softmax_xent_fwd && t->softmax_xent_bwd)
         << t->name << " has an empty slot";
+    EXPECT_EQ(v.why_not.empty(), v.supported) << t->name << ": " << v.why_not;
+    if (!v.supported) {
+      EXPECT_FALSE(v.needs.empty()) << t->name;
+    }
+    // Each variant is its own set of conv functions, so models holding different ones coexist.
+    if (t != all[1].table && t->backend == kernels::Backend::OneDnn) {
+      EXPECT_NE(t->conv2d_fwd, all[1].table->conv2d_fwd) << t->name;
+    }
   }
+  EXPECT_EQ(test::tables().size(),
+            static_cast<size_t>(std::count_if(all.begin(), all.end(), [](const auto& v) { return v.supported; })));
+}
+
+TEST(Registry, SelectTableReturnsTheVariantOrAUsageErrorNamingTheFlag) {
+  using kernels::ConvAlgo;
+  using kernels::Precision;
+  for (const kernels::Variant& v : kernels::variants()) {
+    const OpTable& t = *v.table;
+    if (v.supported) {
+      EXPECT_EQ(&kernels::select_table(t.backend, t.conv_algo, t.precision), &t) << t.name;
+      continue;
+    }
+    try {
+      kernels::select_table(t.backend, t.conv_algo, t.precision);
+      ADD_FAILURE() << t.name << " is unsupported yet was selected";
+    } catch (const UsageError& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find(t.conv_algo == ConvAlgo::Winograd ? "--conv-algo winograd" : "--precision bf16"),
+                std::string::npos)
+          << msg;
+      EXPECT_NE(msg.find(std::string(v.needs)), std::string::npos) << msg;
+      EXPECT_NE(msg.find("; use "), std::string::npos) << msg;
+      EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+    }
+  }
+  EXPECT_THROW(kernels::select_table(kernels::Backend::Reference, ConvAlgo::Winograd, Precision::F32),
+               UsageError);
+  EXPECT_THROW(kernels::select_table(kernels::Backend::Reference, ConvAlgo::Direct, Precision::Bf16),
+               UsageError);
+  // auto never picks what this CPU lacks.
+  const ConvAlgo fastest = kernels::fastest_conv_algo(Precision::F32);
+  EXPECT_NO_THROW(kernels::select_table(kernels::Backend::OneDnn, fastest, Precision::F32));
 }
 
 TEST(Registry, ParseBackend) {

@@ -2,6 +2,7 @@
 // distributions are not specified bit-for-bit, these are), and the reporting compare.
 #include "support/kernel_test_util.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <sstream>
@@ -109,10 +110,19 @@ Tolerance reduction_tolerance(int64_t terms, double max_abs_product) {
                 what, dims, "");
 }
 
-std::vector<const kernels::OpTable*> tables() {
-  int count = 0;
-  const kernels::OpTable* const* all = kernels::all_tables(&count);
-  return {all, all + count};
+std::vector<const kernels::OpTable*> tables() { return kernels::supported_tables(); }
+
+Tolerance conv_tolerance(const kernels::OpTable& t, int64_t terms) {
+  Tolerance tol = reduction_tolerance(terms, 1.0);
+  if (t.conv_algo == kernels::ConvAlgo::Winograd) {
+    tol.atol = std::max(tol.atol, 2e-3 * std::max(1.0, static_cast<double>(terms) / 1000));
+    tol.rtol = std::max(tol.rtol, 2e-3);
+  }
+  if (t.precision == kernels::Precision::Bf16) {
+    tol.atol = std::max(tol.atol, 0.016 * std::sqrt(static_cast<double>(terms)));
+    tol.rtol = std::max(tol.rtol, 0.01);
+  }
+  return tol;
 }
 
 std::string to_string(const kernels::ConvShape& g) {

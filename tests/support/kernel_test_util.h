@@ -40,8 +40,17 @@ Tolerance reduction_tolerance(int64_t terms, double max_abs_product);
                                      std::span<const int32_t> expected, const std::string& what,
                                      std::span<const int64_t> dims);
 
-// Every registered table (reference first).
+// Every table this CPU runs (reference first); kernels::variants() also lists the others.
 std::vector<const kernels::OpTable*> tables();
+
+// The tolerance of a convolution output that sums `terms` products of inputs in [-1, 1], as
+// table t computes it. Direct f32: reduction_tolerance. Winograd F(4x4,3x3) trades the direct
+// summation order for fewer multiplies: within 2e-3 of outputs of order 10 for sums of up to a
+// thousand terms. bf16 rounds every input to 8 significant bits (relative error up to 2^-9)
+// and accumulates in f32, so for random data the error of a sum of K products grows like
+// sqrt(K) * 2^-8; the bound is about 4x that. A wrong kernel (a lost channel, a shifted
+// window) is off by O(1) under all of them.
+Tolerance conv_tolerance(const kernels::OpTable& t, int64_t terms);
 
 // "N=2 C=3 H=7 W=9 K=15 R=3 S=3 stride=1x1 pad=1x1", "N=.. C=.. H=.. W=.. win=2x2 stride=2x2".
 std::string to_string(const kernels::ConvShape& g);
