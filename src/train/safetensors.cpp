@@ -343,17 +343,33 @@ SafetensorsFile read_safetensors(const std::filesystem::path& file) {
       entries.push_back(parse_entry(name, v, data_size, prefix));
   }
 
-  // Sorted by start, two ranges overlap exactly when one starts before its predecessor ends;
-  // empty tensors occupy no bytes and cannot overlap anything.
+  // The format requires the data section to be fully indexed: sorted by (begin, end), each
+  // tensor starts where the one before it ended, and the last ends at the end of the file.
+  // No holes and no trailing bytes, so a file cannot smuggle a second payload (a polyglot),
+  // and a checkpoint with bytes appended is refused like one with bytes cut off. This is the
+  // reference implementation's rule (huggingface/safetensors validate()), empty tensors too.
   std::vector<const Entry*> by_begin;
-  for (const Entry& e : entries)
-    if (e.end > e.begin) by_begin.push_back(&e);
-  std::sort(by_begin.begin(), by_begin.end(),
-            [](const Entry* a, const Entry* b) { return a->begin < b->begin; });
-  for (size_t i = 1; i < by_begin.size(); ++i)
-    if (by_begin[i]->begin < by_begin[i - 1]->end)
-      fail(prefix,
-           "tensors '" + by_begin[i - 1]->name + "' and '" + by_begin[i]->name + "' overlap");
+  for (const Entry& e : entries) by_begin.push_back(&e);
+  std::sort(by_begin.begin(), by_begin.end(), [](const Entry* a, const Entry* b) {
+    return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
+  });
+  uint64_t indexed_end = 0;
+  const Entry* last = nullptr;
+  for (const Entry* e : by_begin) {
+    if (e->begin < indexed_end)
+      fail(prefix, "tensors '" + last->name + "' and '" + e->name + "' overlap");
+    if (e->begin > indexed_end)
+      fail(prefix, std::to_string(e->begin - indexed_end) + " bytes of the data section at offset " +
+                       std::to_string(indexed_end) + " belong to no tensor (before tensor '" +
+                       e->name + "'); the safetensors format allows no holes");
+    indexed_end = e->end;
+    last = e;
+  }
+  if (indexed_end != data_size)
+    fail(prefix, "file has " + std::to_string(data_size - indexed_end) +
+                     " bytes after its last tensor (the tensors end at data offset " +
+                     std::to_string(indexed_end) + " of " + std::to_string(data_size) +
+                     "); the safetensors format allows none");
 
   // Every range is now known to lie inside the file, so these allocations are bounded by it.
   for (const Entry& e : entries) {

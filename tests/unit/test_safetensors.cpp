@@ -307,13 +307,41 @@ TEST(Safetensors, OverlappingTensors) {
                  R"({"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]},)"
                  R"("a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})",
                  std::vector<uint8_t>(12, 0), "tensors 'a' and 'b' overlap");
-  // Empty tensors sit anywhere without overlapping; gaps between tensors are allowed.
+  // Empty tensors occupy no bytes, so sitting between two others is fine.
   const fs::path p = dir / "ok.safetensors";
   write_bytes(p, raw_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-                          R"("e":{"dtype":"F32","shape":[0],"data_offsets":[4,4]},)"
-                          R"("c":{"dtype":"U8","shape":[1],"data_offsets":[10,11]}})",
-                          std::vector<uint8_t>(12, 0)));
+                          R"("e":{"dtype":"F32","shape":[0],"data_offsets":[8,8]},)"
+                          R"("c":{"dtype":"U8","shape":[1],"data_offsets":[8,9]}})",
+                          std::vector<uint8_t>(9, 0)));
   EXPECT_EQ(read_safetensors(p).tensors.size(), 3u);
+}
+
+// The data section must be fully indexed (the format's rule against polyglot files): a hole
+// between tensors, or any byte after the last one, is refused with its count.
+TEST(Safetensors, HolesAreRefused) {
+  TempDir dir;
+  expect_corrupt(dir,
+                 R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                 R"("c":{"dtype":"U8","shape":[1],"data_offsets":[10,11]}})",
+                 std::vector<uint8_t>(11, 0),
+                 "2 bytes of the data section at offset 8 belong to no tensor (before tensor 'c')");
+  expect_corrupt(dir, R"({"c":{"dtype":"U8","shape":[1],"data_offsets":[3,4]}})",
+                 std::vector<uint8_t>(4, 0), "3 bytes of the data section at offset 0");
+}
+
+TEST(Safetensors, TrailingBytesAreRefusedNamingTheCount) {
+  TempDir dir;
+  const fs::path p = dir / "tail.safetensors";
+  write_safetensors(p, sample_file());
+  const std::vector<uint8_t> good = read_bytes(p);
+  for (size_t extra : {1u, 7u, 8u, 63u, 4096u}) {
+    std::vector<uint8_t> bytes = good;
+    for (size_t i = 0; i < extra; ++i) bytes.push_back(static_cast<uint8_t>(i * 37 + 1));
+    write_bytes(p, bytes);
+    expect_read_error(p, "file has " + std::to_string(extra) + " bytes after its last tensor");
+  }
+  // No tensors at all: every data byte is trailing.
+  expect_corrupt(dir, "{}", std::vector<uint8_t>(5, 0), "file has 5 bytes after its last tensor");
 }
 
 TEST(Safetensors, DuplicateTensorName) {
