@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Configure and build batchscope with CMake; the binary ends at $BUILD_DIR/batchscope.
 # Usage: scripts/build.sh [BUILD_TYPE]   (BUILD_TYPE defaults to Release)
-# Environment: BUILD_DIR, the build folder relative to the repository root (default: build).
+# Environment: BUILD_DIR, the build folder relative to the repository root (default: build);
+#   BATCHSCOPE_MARCH, the -march= of the project's own code (default: native; CI also builds
+#   x86-64-v3, the AVX2 level).
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -10,6 +12,6 @@ cd "$repo_root"
 build_type="${1:-Release}"
 build_dir="${BUILD_DIR:-build}"
 
-cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE="$build_type"
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE="$build_type" -DBATCHSCOPE_MARCH="${BATCHSCOPE_MARCH:-native}"
 cmake --build "$build_dir" -j"$(nproc)"
-echo "build.sh: built $build_dir/batchscope ($build_type)"
+echo "build.sh: built $build_dir/batchscope ($build_type, -march=${BATCHSCOPE_MARCH:-native})"
