@@ -2,10 +2,10 @@
 #include "cli/common.h"
 
 #include <omp.h>
-#include <sched.h>
 
 #include <cstdio>
 #include <thread>
+#include <vector>
 
 #include "batchscope/error.h"
 #include "core/cpu_flags.h"
@@ -48,8 +48,9 @@ Dataset load_test_set(const Flags& f) {
 }
 
 int default_threads() {
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
+  // The mask at start-up: after pin_threads() the main thread's own mask holds one CPU.
+  const std::vector<int>& cpus = process_cpus();
+  if (!cpus.empty()) return static_cast<int>(cpus.size());
   return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 

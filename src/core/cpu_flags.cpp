@@ -1,4 +1,5 @@
-// MXCSR set-up for the calling thread and the OpenMP pool.
+// MXCSR set-up and pinning for the calling thread and the OpenMP pool, and the process's
+// affinity mask as it was at start-up.
 #include "core/cpu_flags.h"
 
 #include <omp.h>
@@ -30,12 +31,32 @@ void enable_flush_denormals() {
 
 namespace batchscope {
 
-bool pin_threads() {
-  cpu_set_t mask;
-  if (sched_getaffinity(0, sizeof mask, &mask) != 0) return false;
+namespace {
+std::vector<int> read_process_affinity() {
   std::vector<int> cpus;
-  for (int c = 0; c < CPU_SETSIZE; ++c)
-    if (CPU_ISSET(c, &mask)) cpus.push_back(c);
+  cpu_set_t mask;
+  if (sched_getaffinity(0, sizeof mask, &mask) == 0)
+    for (int c = 0; c < CPU_SETSIZE; ++c)
+      if (CPU_ISSET(c, &mask)) cpus.push_back(c);
+  return cpus;
+}
+}  // namespace
+
+const std::vector<int>& process_cpus() {
+  static const std::vector<int> cpus = read_process_affinity();
+  return cpus;
+}
+
+namespace {
+// Reads the mask while the program loads, before main() can pin a thread; the function-local
+// static above also covers a caller that runs earlier, in another file's initialiser.
+[[maybe_unused]] const std::vector<int>& g_process_cpus_at_load = process_cpus();
+}  // namespace
+
+bool pin_threads() {
+  // Not this thread's mask: a second call would find the main thread already pinned to one
+  // CPU, and the threads it creates inherit that.
+  const std::vector<int>& cpus = process_cpus();
   if (cpus.size() < 2) return false;
   const int n = omp_get_max_threads();
 #pragma omp parallel for schedule(static, 1) num_threads(n)

@@ -5,13 +5,19 @@
 // this made the optimizer step 35% of the time. PyTorch offers the same switch
 // (torch.set_flush_denormal). Values below 1.2e-38 do not matter to training.
 #pragma once
+#include <vector>
 
 namespace batchscope {
 
 // Sets FTZ and DAZ on the calling thread and on every OpenMP worker thread.
 void enable_flush_denormals();
 
-// Pins OpenMP thread i to the i-th CPU of the process's affinity mask (round robin).
+// The CPUs of the process's affinity mask as it was when the program was loaded, ascending
+// (empty if it could not be read). Read before pin_threads() narrows anything: afterwards
+// sched_getaffinity on the main thread sees only the one CPU it was pinned to.
+const std::vector<int>& process_cpus();
+
+// Pins OpenMP thread i to the i-th CPU of process_cpus() (round robin), the main thread too.
 // Why: on this VM the scheduler sometimes stacks two busy threads on one core, and an
 // OpenMP barrier then waits a whole time slice: throughput dropped 10x. Returns false (and
 // pins nothing) when the mask holds a single CPU.

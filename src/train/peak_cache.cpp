@@ -56,7 +56,8 @@ std::filesystem::path peak_cache_dir() {
 }
 
 nlohmann::ordered_json peak_to_json(const PeakResult& r) {
-  return {{"isa", r.isa},
+  return {{"probe_version", kPeakProbeVersion},
+          {"isa", r.isa},
           {"fma_chains", r.fma_chains},
           {"threads", r.threads},
           {"cores", r.cores},
@@ -130,6 +131,8 @@ std::optional<RooflinePeak> load_cached_peak(int threads, int64_t max_age_second
     ss << in.rdbuf();
     const nlohmann::json j = nlohmann::json::parse(ss.str());
     RooflinePeak p;
+    // Written by another probe (version 1 ran 16 AVX2 chains that spilled): measure again.
+    if (j.at("peak").value("probe_version", 0) != kPeakProbeVersion) return std::nullopt;
     p.peak = peak_from_json(j.at("peak"));
     p.host = j.at("host").get<std::string>();
     p.date = j.at("date").get<std::string>();
@@ -137,8 +140,8 @@ std::optional<RooflinePeak> load_cached_peak(int threads, int64_t max_age_second
     p.unix_time = j.at("unix_time").get<int64_t>();
     const ReportContext here = report_context();
     const int64_t age = static_cast<int64_t>(std::time(nullptr)) - p.unix_time;
-    // The build line carries the ISA the probe was compiled for, so a cache written by an
-    // AVX2 build is not read by an AVX-512 one.
+    // The build line names the probe's ISA chosen at run time, so a figure measured with
+    // AVX2 (another CPU, or ONEDNN_MAX_CPU_ISA=AVX2) is not read by an AVX-512 run.
     if (p.host != here.host || p.peak.threads != threads || p.build != here.build || age < 0 ||
         age > max_age_seconds)
       return std::nullopt;
@@ -167,22 +170,33 @@ RooflinePeak peak_for_report(int threads, const PeakChoice& choice) {
   }
   if (choice.policy == PeakPolicy::Auto)
     if (auto cached = load_cached_peak(threads, kMaxAgeSeconds)) return *cached;
-  // Another process on one of the cores halves the wall-clock rate; try again before settling.
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    p.peak = measure_peak(threads, 0.35);
-    if (!measured_on_busy_machine(p.peak)) break;
+  return measure_peak_for_report(threads, [](int t) { return measure_peak(t, 0.35); });
+}
+
+RooflinePeak measure_peak_for_report(int threads, const std::function<PeakResult(int threads)>& probe) {
+  // Another process on one of the cores lowers the wall-clock rate: measure again and keep
+  // the fastest attempt. The peak stays a wall-clock rate even then, since the kernels it is
+  // compared against are timed by the wall clock; a CPU-time rate would be a different unit.
+  PeakResult best;
+  int attempts = 0;
+  while (attempts < 3) {
+    PeakResult r = probe(threads);
+    ++attempts;
+    const bool busy = measured_on_busy_machine(r);
+    if (attempts == 1 || r.gflops_all > best.gflops_all) best = std::move(r);
+    if (!busy) break;
   }
+  RooflinePeak p;
+  const ReportContext ctx = report_context();
+  p.peak = std::move(best);
   p.host = ctx.host;
   p.date = ctx.date;
   p.build = ctx.build;
   p.unix_time = static_cast<int64_t>(std::time(nullptr));
   p.origin = "measured now";
   if (measured_on_busy_machine(p.peak)) {
-    // What the cores do per second they actually run is the hardware's capability, which is
-    // what "% of peak" means; the wall-clock figure would flatter every kernel.
-    p.peak.gflops_all = p.peak.gflops_all_cpu;
-    p.peak.gflops_1t = p.peak.gflops_1t_cpu;
-    p.origin = "measured now on a busy machine: FMA rates per second of CPU time";
+    p.origin = "measured now on a busy machine (wall clock below 90% of CPU time; best of " +
+               std::to_string(attempts) + " tries): the peak may be low and % of peak high";
     return p;  // not cached
   }
   store_peak(p);

@@ -3,8 +3,11 @@
 // thread count, with the date, in the user's cache folder; reports reuse it while it is fresh.
 //   RooflinePeak p = peak_for_report(2, PeakPolicy::Auto);  // cached or measured now
 //   p.origin  // "measured now" or "cached from 2026-11-29T09:30:00+0000"
+// The peak is always the wall-clock rate; a machine busy with other processes gets up to 3
+// attempts, the fastest kept, and its result is said to be possibly low and is not cached.
 #pragma once
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -18,7 +21,8 @@ struct RooflinePeak {
   PeakResult peak;
   std::string host, date, build;  // where and when it was measured
   int64_t unix_time = 0;
-  std::string origin;  // "measured now" or "cached from <date>"
+  std::string origin;  // "measured now", "cached from <date>", "given with --peak" or, busy,
+                       // "measured now on a busy machine: ..."
   std::filesystem::path file;  // the cache file used or written ("" if none)
 };
 
@@ -42,13 +46,19 @@ nlohmann::ordered_json peak_to_json(const PeakResult& r);
 PeakResult peak_from_json(const nlohmann::json& j);  // throws nlohmann exceptions on bad input
 
 // Other processes held the cores while it ran: wall-clock rates are >10% below CPU-time ones.
+// The CPU-time rates serve only this check; the peak stays the wall-clock rate.
 bool measured_on_busy_machine(const PeakResult& r);
 // Stores a fresh measurement (best effort: a cache that cannot be written is skipped, and so
 // is a measurement taken on a busy machine).
 void store_peak(const RooflinePeak& p);
-// The cached result for this host/threads/ISA if present, readable and fresh enough.
+// The cached result for this host/threads/build (whose line names the probe's run-time ISA)
+// if present, readable, written by this probe version (kPeakProbeVersion) and fresh enough.
 std::optional<RooflinePeak> load_cached_peak(int threads, int64_t max_age_seconds);
 // Measures (0.35 s per probe) or loads, per the policy; measuring also stores.
 RooflinePeak peak_for_report(int threads, const PeakChoice& choice);
+// The measuring half of peak_for_report with the probe passed in (tests pass a fake one):
+// up to 3 attempts while measured_on_busy_machine, the highest wall-clock gflops_all kept;
+// stored unless that one was busy.
+RooflinePeak measure_peak_for_report(int threads, const std::function<PeakResult(int threads)>& probe);
 
 }  // namespace batchscope

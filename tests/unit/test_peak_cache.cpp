@@ -1,10 +1,12 @@
 // The cached roofline: stored per host, thread count and build; refused when stale, foreign,
-// corrupt or measured on a busy machine; --peak GFLOPS:GBS parsed strictly.
+// corrupt, written by an older probe or measured on a busy machine; a busy measurement keeps
+// the wall-clock rate as the peak; --peak GFLOPS:GBS parsed strictly.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <sstream>
 
 #include "batchscope/error.h"
 #include "support/synthetic.h"
@@ -30,6 +32,7 @@ class PeakCache : public ::testing::Test {
     RooflinePeak p;
     p.peak.threads = threads;
     p.peak.isa = "avx512f";
+    p.peak.fma_chains = kFmaProbeAvx512.chains;
     p.peak.cores = {0, 1};
     p.peak.gflops_1t = p.peak.gflops_1t_max = p.peak.gflops_1t_cpu = 110;
     p.peak.gflops_all = p.peak.gflops_all_max = p.peak.gflops_all_cpu = 220;
@@ -78,6 +81,54 @@ TEST_F(PeakCache, RefusesStaleForeignCorruptAndBusyMeasurements) {
   std::filesystem::remove(tmp.file("peak-2threads.json"));
   store_peak(busy);
   EXPECT_FALSE(std::filesystem::exists(tmp.file("peak-2threads.json")));
+}
+
+TEST_F(PeakCache, RefusesCachesWrittenByAnOlderProbe) {
+  store_peak(sample(2));
+  ASSERT_TRUE(load_cached_peak(2, 3600).has_value());
+  // What the 16-chain probe (no probe_version) wrote: same host, build and threads.
+  std::stringstream ss;
+  ss << std::ifstream(tmp.file("peak-2threads.json")).rdbuf();
+  nlohmann::json j = nlohmann::json::parse(ss.str());
+  j["peak"].erase("probe_version");
+  j["peak"]["fma_chains"] = 16;
+  j["peak"]["isa"] = "avx2";
+  std::ofstream(tmp.file("peak-2threads.json")) << j.dump(2);
+  EXPECT_FALSE(load_cached_peak(2, 3600).has_value());
+  j["peak"]["probe_version"] = kPeakProbeVersion - 1;
+  std::ofstream(tmp.file("peak-2threads.json")) << j.dump(2);
+  EXPECT_FALSE(load_cached_peak(2, 3600).has_value());
+}
+
+TEST_F(PeakCache, BusyMachineKeepsTheFastestWallClockRateUncached) {
+  // Every attempt busy: wall clock far below CPU time. The peak is the best wall-clock rate,
+  // never the CPU-time one, and it is not cached.
+  int calls = 0;
+  const double walls[] = {100, 150, 120};
+  const RooflinePeak p = measure_peak_for_report(2, [&](int threads) {
+    RooflinePeak s = sample(threads);
+    s.peak.gflops_all = s.peak.gflops_all_max = walls[calls++];
+    return s.peak;
+  });
+  EXPECT_EQ(calls, 3);
+  EXPECT_DOUBLE_EQ(p.peak.gflops_all, 150);
+  EXPECT_DOUBLE_EQ(p.peak.gflops_all_cpu, 220);  // kept as the diagnostic
+  EXPECT_NE(p.origin.find("busy"), std::string::npos) << p.origin;
+  EXPECT_NE(p.origin.find("may be low"), std::string::npos) << p.origin;
+  EXPECT_FALSE(std::filesystem::exists(tmp.file("peak-2threads.json")));
+  EXPECT_TRUE(p.file.empty());
+
+  // Busy once, then quiet: the quiet attempt is kept and cached.
+  calls = 0;
+  const RooflinePeak q = measure_peak_for_report(2, [&](int threads) {
+    RooflinePeak s = sample(threads);
+    if (calls++ == 0) s.peak.gflops_all = 100;
+    return s.peak;
+  });
+  EXPECT_EQ(calls, 2);
+  EXPECT_DOUBLE_EQ(q.peak.gflops_all, 220);
+  EXPECT_EQ(q.origin, "measured now");
+  EXPECT_TRUE(load_cached_peak(2, 3600).has_value());
 }
 
 TEST(PeakChoice, ParsesAutoMeasureAndGivenFigures) {
