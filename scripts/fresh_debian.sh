@@ -56,7 +56,15 @@ cleanup() {
 }
 trap cleanup EXIT
 tar --zstd -xf "$base" -C "$root"
+# What belongs to the network rather than to the system comes along: its DNS servers, and the
+# extra TLS roots this host is told to trust for it (NODE_EXTRA_CA_CERTS, e.g. a proxy that
+# re-signs HTTPS), without which npm inside could not reach its registry here.
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+extra_ca=""
+if [[ -n "${NODE_EXTRA_CA_CERTS:-}" && -r "$NODE_EXTRA_CA_CERTS" ]]; then
+    extra_ca=/etc/ssl/host-network-ca.crt
+    cp "$NODE_EXTRA_CA_CERTS" "$root$extra_ca"
+fi
 mkdir -p "$root/work"
 git clone -q "$repo_root" "$root/work/batchscope"
 echo "fresh_debian.sh: $(git -C "$repo_root" log -1 --format='%h %s') on a fresh Debian 12; running: $*" >&2
@@ -66,6 +74,7 @@ env_args=(HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 for name in ${BATCHSCOPE_FRESH_PASS:-} CI; do
     [[ -n "${!name+set}" ]] && env_args+=("$name=${!name}")
 done
+[[ -n "$extra_ca" ]] && env_args+=("NODE_EXTRA_CA_CERTS=$extra_ca")
 cmd="$(printf '%q ' "$@")"
 # A private mount namespace: /proc, /sys, /dev and /tmp inside vanish with it, whatever happens.
 unshare --mount --propagation private bash -c '
