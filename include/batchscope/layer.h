@@ -53,6 +53,10 @@ class Layer {
   // Asks the layer to apply ReLU to its own output (a oneDNN post-op, or the same loop), so
   // the model can skip the separate ReLU pass that follows it. Returns false if it cannot.
   virtual bool fuse_relu() { return false; }
+  // The output is the input with another shape (same elements, same order): the model makes
+  // the output, and the input gradient, views of the input and the output gradient, and
+  // calls neither forward nor backward. forward/backward still copy, for standalone use.
+  virtual bool is_view() const { return false; }
   // Low-rank weight gradients (docs/performance.md, batch 1): a layer that supports it and
   // has it switched on leaves its weight gradient as factors instead of writing it, when the
   // batch is small enough. The model then skips zeroing that range and hands the factors to

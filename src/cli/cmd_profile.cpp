@@ -57,6 +57,10 @@ std::vector<ProfileRow> profile_rows(const StepProfile& p, const StepWork& w, co
     const LayerTimes& t = p.layers[i];
     const LayerWork& lw = w.layers[i];
     const std::string name = fmt("%zu %s", i, std::string(m.layers()[i]->kind()).c_str());
+    if (lw.view) {
+      rows.push_back({name, "forward and backward (a view of its input: no copy)", 0, {}});
+      continue;
+    }
     if (!lw.fused) rows.push_back({name, "forward", t.forward_ms, lw.forward});
     else rows.push_back({name, "forward (fused into the layer before)", 0, {}});
     if (lw.backward_weights.flops > 0 || t.backward_weights_ms > 0)

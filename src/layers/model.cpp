@@ -154,18 +154,27 @@ void Model::reshape(int64_t batch) {
       for (int d = 0; d < ss.rank(); ++d) dims[d + 1] = ss[d];
       s = Shape::from_span({dims, static_cast<size_t>(ss.rank() + 1)});
     }
-    if (i > 0 && fused_[i - 1])
+    if (i > 0 && (fused_[i - 1] || layers_[i - 1]->is_view()))
       acts_[i] = Tensor::view(acts_[i - 1].data(), s);
     else
       acts_[i].resize(s);
-    if (i > 0) dacts_[i].resize(s);
+    if (i == 0) continue;
+    // A view layer's input gradient becomes its output gradient, reshaped (below); a view
+    // must not be resized, so it is dropped first.
+    if (i < layers_.size() && layers_[i]->is_view())
+      dacts_[i] = Tensor::view(nullptr, s);
+    else
+      dacts_[i].resize(s);
   }
+  // From the back, so a run of views all end on the buffer of the first non-view after them.
+  for (size_t i = layers_.size(); i-- > 1;)
+    if (layers_[i]->is_view()) dacts_[i] = Tensor::view(dacts_[i + 1].data(), dacts_[i].shape());
   for (auto& l : layers_) l->reshape(batch);
 }
 
 const Tensor& Model::forward(const StepContext& ctx) {
   for (size_t i = 0; i < layers_.size(); ++i) {
-    if (fused_[i]) continue;
+    if (fused_[i] || layers_[i]->is_view()) continue;
     StepContext c = ctx;
     c.seed = derive_seed(ctx.seed, kDropoutStream, i);
     TimedScope t(Phase::Forward, static_cast<int32_t>(i));
@@ -226,8 +235,12 @@ void Model::zero_grad() {
 
 void Model::backward(const Tensor& dlogits) {
   const size_t L = layers_.size();
-  // The last layer's dy is dlogits itself; every other dy is the next layer's dx.
+  // The last layer's dy is dlogits itself; every other dy is the next layer's dx. A view
+  // layer last (a spec ending in flatten) passes dlogits on through dacts_[L], which the
+  // views before it alias.
+  if (layers_.back()->is_view()) std::copy_n(dlogits.data(), dlogits.numel(), dacts_[L].data());
   for (size_t i = L; i-- > 0;) {
+    if (layers_[i]->is_view()) continue;
     const Tensor& dy = (i + 1 == L) ? dlogits : dacts_[i + 1];
     StepProfiler* prof = active_profiler();
     if (prof) prof->current_layer = static_cast<int32_t>(i);

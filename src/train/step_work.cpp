@@ -16,6 +16,8 @@ LayerWork layer_work(const Layer& l, bool fused, bool first, double n, double x,
   LayerWork w;
   w.spec = l.spec();
   w.fused = fused;
+  w.view = l.is_view();
+  if (w.view) return w;
   const std::string_view kind = l.kind();
   const double macs = static_cast<double>(l.macs_per_sample());
   if (kind == "conv2d" || kind == "dense") {
@@ -34,7 +36,7 @@ LayerWork layer_work(const Layer& l, bool fused, bool first, double n, double x,
   } else if (kind == "dropout") {
     w.forward = {n * x, kF * 3 * n * x};  // writes the mask too
     w.backward_data = {n * x, kF * 3 * n * x};
-  } else {  // flatten and anything else that copies its input
+  } else {  // anything else that copies its input
     w.forward = {0, kF * 2 * n * x};
     w.backward_data = {0, kF * 2 * n * x};
   }

@@ -153,24 +153,29 @@ TEST(GradCheck, SoftmaxCrossEntropy) {
 }
 
 // The whole network's backward agrees with finite differences of the whole model's loss.
-TEST(GradCheck, WholeModelThroughEveryLayerKind) {
-  Model m("conv2d:3:3:pad=1:stride=2,relu,maxpool2d:2,dropout:0.25,flatten,dense:5,relu,dense:4",
-          Shape{2, 9, 9}, 4, kernels::Backend::Reference, 3);
+// The model is first sized for one image and run, then resized for two: views (flatten,
+// fused ReLU) must follow their buffers across a reshape to a larger batch.
+void check_whole_model(const std::string& spec, const Shape& in, int64_t classes) {
+  SCOPED_TRACE(spec);
+  Model m(spec, in, classes, kernels::Backend::Reference, 3);
+  const StepContext ctx{true, 11};
+  std::mt19937 rng(5);
+  m.reshape(1);
+  fill_spaced(m.input(), rng);
+  m.forward(ctx);
   const int64_t N = 2;
   m.reshape(N);
-  std::mt19937 rng(5);
   fill_spaced(m.input(), rng);
-  const std::vector<int32_t> labels = {1, 3};
-  std::vector<float> probs(N * 4), dl(N * 4);
-  const StepContext ctx{true, 11};
+  const std::vector<int32_t> labels = {1, static_cast<int32_t>(classes - 1)};
+  std::vector<float> probs(static_cast<size_t>(N * classes)), dl(static_cast<size_t>(N * classes));
   auto loss = [&]() {
     const Tensor& lg = m.forward(ctx);
-    return m.ops().softmax_xent_fwd(probs.data(), lg.data(), labels.data(), N, 4);
+    return m.ops().softmax_xent_fwd(probs.data(), lg.data(), labels.data(), N, classes);
   };
   loss();
-  m.ops().softmax_xent_bwd(dl.data(), probs.data(), labels.data(), N, 4);
+  m.ops().softmax_xent_bwd(dl.data(), probs.data(), labels.data(), N, classes);
   m.zero_grad();
-  m.backward(Tensor::view(dl.data(), Shape{N, 4}));
+  m.backward(Tensor::view(dl.data(), Shape{N, classes}));
   const float eps = 2e-3f;
   for (int64_t i = 0; i < m.num_params(); i += 7) {
     float& w = m.params()[i];
@@ -182,6 +187,18 @@ TEST(GradCheck, WholeModelThroughEveryLayerKind) {
     w = keep;
     EXPECT_NEAR(m.grads()[i], (lp - lm) / (2 * eps), 2e-3) << "param " << i;
   }
+}
+
+TEST(GradCheck, WholeModelThroughEveryLayerKind) {
+  check_whole_model("conv2d:3:3:pad=1:stride=2,relu,maxpool2d:2,dropout:0.25,flatten,dense:5,relu,dense:4",
+                    Shape{2, 9, 9}, 4);
+}
+
+// Flatten is a view inside a model: first (its input is the image), and last (dlogits itself
+// must reach the layer before it).
+TEST(GradCheck, WholeModelWithFlattenFirstAndLast) {
+  check_whole_model("flatten,dense:6,relu,dense:4", Shape{2, 3, 3}, 4);
+  check_whole_model("conv2d:4:3,relu,conv2d:3:3,flatten", Shape{1, 5, 5}, 3);
 }
 
 }  // namespace
