@@ -271,7 +271,7 @@ class PoolCase final : public Case {
     if (forward_)
       t.maxpool2d_fwd(y_.data(), argmax_.data(), x_.data(), g_);
     else
-      t.maxpool2d_bwd(dx_.data(), dy_.data(), argmax_.data(), g_);
+      t.maxpool2d_bwd(dx_.data(), dy_.data(), argmax_.data(), nullptr, g_);
     return 0;
   }
   void reset() override {

@@ -57,6 +57,10 @@ class Layer {
   // the output, and the input gradient, views of the input and the output gradient, and
   // calls neither forward nor backward. forward/backward still copy, for standalone use.
   virtual bool is_view() const { return false; }
+  // Asks the layer, whose input is a ReLU's output, to apply that ReLU's backward mask in its
+  // own backward (max-pool: a window whose maximum is not positive routes no gradient), so
+  // the model can skip the separate ReLU-backward pass. Returns false if it cannot.
+  virtual bool absorb_relu_backward() { return false; }
   // Low-rank weight gradients (docs/performance.md, batch 1): a layer that supports it and
   // has it switched on leaves its weight gradient as factors instead of writing it, when the
   // batch is small enough. The model then skips zeroing that range and hands the factors to

@@ -66,6 +66,8 @@ class Model {
   const std::vector<Shape>& sample_shapes() const { return sample_shapes_; }
   // Layer i is a ReLU whose work the layer before it does (its forward is skipped).
   bool fused(size_t i) const { return fused_[i]; }
+  // Layer i is a ReLU whose backward the layer after it does (a max-pool); it is skipped.
+  bool relu_backward_folded(size_t i) const { return relu_bwd_folded_[i]; }
   const std::vector<NamedParam>& named_params() const { return named_; }
   const kernels::OpTable& ops() const { return *ops_; }
 
@@ -110,6 +112,11 @@ class Model {
   // fused_[i]: layer i is a ReLU whose work the layer before it does; its output acts_[i+1]
   // is then a view of its input acts_[i] and its forward is skipped (backward still masks).
   std::vector<bool> fused_;
+  // relu_bwd_folded_[i]: layer i is a ReLU whose backward layer i+1 applies; like a view
+  // layer, its input gradient dacts_[i] is then a view of its output gradient dacts_[i+1].
+  std::vector<bool> relu_bwd_folded_;
+  // Layer i's backward is skipped and its input gradient aliases its output gradient.
+  bool passes_gradient_through(size_t i) const;
   std::vector<Tensor> dacts_;          // gradients w.r.t. acts_; dacts_[0] stays empty
   Tensor params_, grads_;
   int64_t num_params_ = 0;

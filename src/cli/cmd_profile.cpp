@@ -65,7 +65,9 @@ std::vector<ProfileRow> profile_rows(const StepProfile& p, const StepWork& w, co
     else rows.push_back({name, "forward (fused into the layer before)", 0, {}});
     if (lw.backward_weights.flops > 0 || t.backward_weights_ms > 0)
       rows.push_back({name, "backward-weights", t.backward_weights_ms, lw.backward_weights});
-    if (lw.backward_data.bytes > 0 || t.backward_data_ms > 0)
+    if (lw.relu_backward_folded)
+      rows.push_back({name, "backward-data (folded into the max-pool's backward)", 0, {}});
+    else if (lw.backward_data.bytes > 0 || t.backward_data_ms > 0)
       rows.push_back({name, "backward-data", t.backward_data_ms, lw.backward_data});
   }
   rows.push_back({"-", "loss", p.loss_ms, w.loss});

@@ -51,9 +51,12 @@ using DenseBwdWeight = void (*)(float* dw, float* db, const float* dy, const flo
 
 // y: [N,C,P,Q] out; argmax: [N,C,P,Q] out, index of the winner within its input plane (h*W+w).
 using MaxPool2dFwd = void (*)(float* y, int32_t* argmax, const float* x, const PoolShape& s);
-// dx: [N,C,H,W] out, overwritten; dy, argmax: [N,C,P,Q].
+// dx: [N,C,H,W] out, overwritten; dy, argmax: [N,C,P,Q]. relu_y: nullptr, or the pooled
+// output [N,C,P,Q] when the pool's input is a ReLU's output: a window whose maximum is not
+// positive then routes no gradient, which is that ReLU's backward folded in (its mask at
+// every argmax is y > 0, and it zeroes every position no window picked anyway).
 using MaxPool2dBwd = void (*)(float* dx, const float* dy, const int32_t* argmax,
-                              const PoolShape& s);
+                              const float* relu_y, const PoolShape& s);
 
 // y = max(x, 0), n elements; y may alias x.
 using ReluFwd = void (*)(float* y, const float* x, int64_t n);

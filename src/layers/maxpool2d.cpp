@@ -37,8 +37,9 @@ void MaxPool2d::forward(const Tensor& x, Tensor& y, const StepContext&) {
   ops_->maxpool2d_fwd(y.data(), argmax_.data(), x.data(), s_);
 }
 
-void MaxPool2d::backward(const Tensor&, const Tensor&, const Tensor& dy, Tensor& dx) {
-  if (!dx.empty()) ops_->maxpool2d_bwd(dx.data(), dy.data(), argmax_.data(), s_);
+void MaxPool2d::backward(const Tensor&, const Tensor& y, const Tensor& dy, Tensor& dx) {
+  if (!dx.empty())
+    ops_->maxpool2d_bwd(dx.data(), dy.data(), argmax_.data(), relu_folded_ ? y.data() : nullptr, s_);
 }
 
 std::vector<LayerTestConfig> MaxPool2d::test_configs() {

@@ -19,11 +19,13 @@ class MaxPool2d final : public Layer {
   void reshape(int64_t batch) override;
   void forward(const Tensor& x, Tensor& y, const StepContext& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) override;
+  bool absorb_relu_backward() override { return relu_folded_ = true; }
   static std::vector<LayerTestConfig> test_configs();
 
  private:
   kernels::PoolShape s_{};
   std::vector<int32_t> argmax_;  // [N,C,P,Q]
+  bool relu_folded_ = false;     // backward also applies the preceding ReLU's mask
 };
 
 }  // namespace batchscope

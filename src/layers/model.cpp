@@ -101,6 +101,10 @@ Model::Model(std::string_view name_or_spec, const Shape& in_sample, int64_t num_
   for (size_t i = 1; i < layers_.size(); ++i)
     if (layers_[i]->kind() == "relu" && !fused_[i - 1] && layers_[i - 1]->fuse_relu())
       fused_[i] = true;
+  relu_bwd_folded_.assign(layers_.size(), false);
+  for (size_t i = 0; i + 1 < layers_.size(); ++i)
+    if (layers_[i]->kind() == "relu" && layers_[i + 1]->absorb_relu_backward())
+      relu_bwd_folded_[i] = true;
 
   // One flat buffer for all parameters, one for all gradients; layers get views.
   int64_t total = 0;
@@ -139,6 +143,10 @@ int64_t Model::macs_per_sample() const {
   return m;
 }
 
+bool Model::passes_gradient_through(size_t i) const {
+  return layers_[i]->is_view() || relu_bwd_folded_[i];
+}
+
 void Model::reshape(int64_t batch) {
   BS_CHECK(batch > 0, "batch must be positive");
   if (batch == batch_) return;
@@ -159,16 +167,16 @@ void Model::reshape(int64_t batch) {
     else
       acts_[i].resize(s);
     if (i == 0) continue;
-    // A view layer's input gradient becomes its output gradient, reshaped (below); a view
-    // must not be resized, so it is dropped first.
-    if (i < layers_.size() && layers_[i]->is_view())
+    // A view layer's (or folded ReLU's) input gradient becomes its output gradient, reshaped
+    // (below); a view must not be resized, so it is dropped first.
+    if (i < layers_.size() && passes_gradient_through(i))
       dacts_[i] = Tensor::view(nullptr, s);
     else
       dacts_[i].resize(s);
   }
   // From the back, so a run of views all end on the buffer of the first non-view after them.
   for (size_t i = layers_.size(); i-- > 1;)
-    if (layers_[i]->is_view()) dacts_[i] = Tensor::view(dacts_[i + 1].data(), dacts_[i].shape());
+    if (passes_gradient_through(i)) dacts_[i] = Tensor::view(dacts_[i + 1].data(), dacts_[i].shape());
   for (auto& l : layers_) l->reshape(batch);
 }
 
@@ -240,7 +248,7 @@ void Model::backward(const Tensor& dlogits) {
   // views before it alias.
   if (layers_.back()->is_view()) std::copy_n(dlogits.data(), dlogits.numel(), dacts_[L].data());
   for (size_t i = L; i-- > 0;) {
-    if (layers_[i]->is_view()) continue;
+    if (passes_gradient_through(i)) continue;
     const Tensor& dy = (i + 1 == L) ? dlogits : dacts_[i + 1];
     StepProfiler* prof = active_profiler();
     if (prof) prof->current_layer = static_cast<int32_t>(i);

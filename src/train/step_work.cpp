@@ -11,11 +11,12 @@ constexpr double kF = sizeof(float);
 
 // One layer at batch n. x, y: input and output elements per sample; p: parameters (weights
 // and bias); macs: forward multiply-adds per sample.
-LayerWork layer_work(const Layer& l, bool fused, bool first, double n, double x, double y,
-                     double p) {
+LayerWork layer_work(const Layer& l, bool fused, bool relu_folded, bool absorbs_relu, bool first,
+                     double n, double x, double y, double p) {
   LayerWork w;
   w.spec = l.spec();
   w.fused = fused;
+  w.relu_backward_folded = relu_folded;
   w.view = l.is_view();
   if (w.view) return w;
   const std::string_view kind = l.kind();
@@ -29,10 +30,12 @@ LayerWork layer_work(const Layer& l, bool fused, bool first, double n, double x,
     if (!first) w.backward_data = {2 * n * macs, kF * (n * y + n * x + p)};
   } else if (kind == "relu") {
     if (!fused) w.forward = {n * x, kF * 2 * n * x};
-    w.backward_data = {n * x, kF * 3 * n * x};  // reads y (the mask) and dy, writes dx
+    if (!relu_folded) w.backward_data = {n * x, kF * 3 * n * x};  // reads y (the mask) and dy, writes dx
   } else if (kind == "maxpool2d") {
     w.forward = {n * x, kF * (n * x + 2 * n * y)};        // writes the output and argmax
-    w.backward_data = {0, kF * (2 * n * y + n * x)};      // scatter dy by argmax into dx
+    // Scatter dy by argmax into dx; with the ReLU before it folded in, it also reads its own
+    // output (the mask) and compares it, once per window.
+    w.backward_data = absorbs_relu ? Work{n * y, kF * (3 * n * y + n * x)} : Work{0, kF * (2 * n * y + n * x)};
   } else if (kind == "dropout") {
     w.forward = {n * x, kF * 3 * n * x};  // writes the mask too
     w.backward_data = {n * x, kF * 3 * n * x};
@@ -73,7 +76,9 @@ StepWork step_work(const Model& m, int64_t batch, int optimizer_slots) {
     double p = 0;
     // params() hands out mutable views, hence non-const; only the shapes are read here.
     for (const Param& prm : const_cast<Layer&>(l).params()) p += static_cast<double>(prm.shape.numel());
-    w.layers.push_back(layer_work(l, m.fused(i), i == 0, n, static_cast<double>(shapes[i].numel()),
+    const bool absorbs = i > 0 && m.relu_backward_folded(i - 1);
+    w.layers.push_back(layer_work(l, m.fused(i), m.relu_backward_folded(i), absorbs, i == 0, n,
+                                  static_cast<double>(shapes[i].numel()),
                                   static_cast<double>(shapes[i + 1].numel()), p));
   }
   const double in = static_cast<double>(shapes.front().numel());

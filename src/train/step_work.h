@@ -27,6 +27,7 @@ struct LayerWork {
   std::string spec;  // e.g. "conv2d:32:3:stride=1:pad=0"
   bool fused = false;  // a ReLU done by the layer before it: no forward of its own
   bool view = false;   // a reshape (flatten) the model aliases: no work in either pass
+  bool relu_backward_folded = false;  // a ReLU whose backward the max-pool after it does
   Work forward, backward_data, backward_weights;
 };
 

@@ -51,7 +51,7 @@ void check(const PoolShape& g, const std::vector<float>& x, const char* input_ki
   kernels::ref::maxpool2d_fwd(y_ref.data(), arg_ref.data(), x.data(), g);
   const std::vector<float> dy = random_floats(y_size(g), /*seed=*/72);
   std::vector<float> dx_ref = nan_floats(x_size(g));
-  kernels::ref::maxpool2d_bwd(dx_ref.data(), dy.data(), arg_ref.data(), g);
+  kernels::ref::maxpool2d_bwd(dx_ref.data(), dy.data(), arg_ref.data(), nullptr, g);
   const std::string extra = std::string(" input=") + input_kind;
   for (const OpTable* t : test::tables()) {
     std::vector<float> y = nan_floats(y_size(g));
@@ -63,9 +63,60 @@ void check(const PoolShape& g, const std::vector<float>& x, const char* input_ki
     EXPECT_TRUE(test::all_equal(
         arg, arg_ref, describe("maxpool2d_fwd(argmax)", t->name, to_string(g), extra), y_dims(g)));
     std::vector<float> dx = nan_floats(x_size(g));
-    t->maxpool2d_bwd(dx.data(), dy.data(), arg_ref.data(), g);
+    t->maxpool2d_bwd(dx.data(), dy.data(), arg_ref.data(), nullptr, g);
     EXPECT_TRUE(test::all_close(dx, dx_ref, test::kExact,
                                 describe("maxpool2d_bwd", t->name, to_string(g), extra),
+                                x_dims(g)));
+  }
+}
+
+// A ReLU before the pool, its backward folded into the pool's: must equal ref's ReLU
+// backward applied to ref's plain pool backward, bit for bit, for ref and every table.
+void check_relu_folded(const PoolShape& g, const std::vector<float>& x_pre, const char* input_kind) {
+  std::vector<float> x(x_pre.size());
+  kernels::ref::relu_fwd(x.data(), x_pre.data(), static_cast<int64_t>(x.size()));
+  std::vector<float> y(y_size(g));
+  std::vector<int32_t> arg(y_size(g), -1);
+  kernels::ref::maxpool2d_fwd(y.data(), arg.data(), x.data(), g);
+  const std::vector<float> dy = random_floats(y_size(g), /*seed=*/73);
+  std::vector<float> expected = nan_floats(x_size(g));
+  kernels::ref::maxpool2d_bwd(expected.data(), dy.data(), arg.data(), nullptr, g);
+  kernels::ref::relu_bwd(expected.data(), expected.data(), x.data(), static_cast<int64_t>(x.size()));
+  const std::string extra = std::string(" relu-folded input=") + input_kind;
+  std::vector<float> got = nan_floats(x_size(g));
+  kernels::ref::maxpool2d_bwd(got.data(), dy.data(), arg.data(), y.data(), g);
+  EXPECT_TRUE(test::all_close(got, expected, test::kExact,
+                              describe("maxpool2d_bwd", "ref", to_string(g), extra), x_dims(g)));
+  for (const OpTable* t : test::tables()) {
+    got = nan_floats(x_size(g));
+    t->maxpool2d_bwd(got.data(), dy.data(), arg.data(), y.data(), g);
+    EXPECT_TRUE(test::all_close(got, expected, test::kExact,
+                                describe("maxpool2d_bwd", t->name, to_string(g), extra), x_dims(g)));
+  }
+}
+
+TEST(MaxPool2d, ReluBackwardFoldedInMatchesReluAfterPoolBackward) {
+  for (const PoolShape& g : kShapes) {
+    // Half the inputs negative: many windows are all zero after the ReLU.
+    check_relu_folded(g, random_floats(x_size(g), /*seed=*/74), "random");
+    check_relu_folded(g, quantised(random_floats(x_size(g), /*seed=*/75)), "quantised");
+  }
+}
+
+// Folded ReLU by hand: the window of zeros routes nothing; the others as without it.
+TEST(MaxPool2d, ReluFoldedWindowOfZerosRoutesNothing) {
+  const PoolShape g{1, 1, 2, 4, 2, 2, 2, 2};
+  const std::vector<float> x = {0, 0, 3, 0,  //
+                                0, 0, 1, 2};
+  const std::vector<float> dy = {5, 7};
+  for (const OpTable* t : test::tables()) {
+    std::vector<float> y(2);
+    std::vector<int32_t> arg(2, -1);
+    t->maxpool2d_fwd(y.data(), arg.data(), x.data(), g);
+    std::vector<float> dx = nan_floats(8);
+    t->maxpool2d_bwd(dx.data(), dy.data(), arg.data(), y.data(), g);
+    EXPECT_TRUE(test::all_close(dx, std::vector<float>{0, 0, 7, 0, 0, 0, 0, 0}, test::kExact,
+                                describe("maxpool2d_bwd relu-folded", t->name, to_string(g)),
                                 x_dims(g)));
   }
 }
@@ -94,7 +145,7 @@ TEST(MaxPool2d, HandComputedWithTies) {
                                 describe("maxpool2d_fwd(argmax)", t->name, to_string(g)),
                                 y_dims(g)));
     std::vector<float> dx = nan_floats(16);
-    t->maxpool2d_bwd(dx.data(), dy.data(), arg.data(), g);
+    t->maxpool2d_bwd(dx.data(), dy.data(), arg.data(), nullptr, g);
     EXPECT_TRUE(test::all_close(dx, dx_expected, test::kExact,
                                 describe("maxpool2d_bwd", t->name, to_string(g)), x_dims(g)));
   }
@@ -115,7 +166,7 @@ TEST(MaxPool2d, HandComputedOverlapSumsGradients) {
                                 describe("maxpool2d_fwd(argmax)", t->name, to_string(g)),
                                 y_dims(g)));
     std::vector<float> dx = nan_floats(3);
-    t->maxpool2d_bwd(dx.data(), dy.data(), arg.data(), g);
+    t->maxpool2d_bwd(dx.data(), dy.data(), arg.data(), nullptr, g);
     EXPECT_TRUE(test::all_close(dx, std::vector<float>{0, 3, 0}, test::kExact,
                                 describe("maxpool2d_bwd", t->name, to_string(g)), x_dims(g)));
   }

@@ -17,6 +17,7 @@ void relu_bwd(float* dx, const float* dy, const float* y, int64_t n);
 // y: [N,C,P,Q] out, overwritten.  argmax: [N,C,P,Q] out, overwritten.  x: [N,C,H,W] in.
 void maxpool2d_fwd(float* y, int32_t* argmax, const float* x, const PoolShape& g);
 // dx: [N,C,H,W] out, overwritten.  dy: [N,C,P,Q] in.  argmax: [N,C,P,Q] in.
-void maxpool2d_bwd(float* dx, const float* dy, const int32_t* argmax, const PoolShape& g);
+void maxpool2d_bwd(float* dx, const float* dy, const int32_t* argmax, const float* relu_y,
+                   const PoolShape& g);
 
 }  // namespace batchscope::kernels::cpu

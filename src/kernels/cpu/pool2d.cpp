@@ -68,7 +68,8 @@ void maxpool2d_fwd(float* y, int32_t* argmax, const float* x, const PoolShape& g
   for (int64_t plane = 0; plane < planes; ++plane) pool_plane(plane);
 }
 
-void maxpool2d_bwd(float* dx, const float* dy, const int32_t* argmax, const PoolShape& g) {
+void maxpool2d_bwd(float* dx, const float* dy, const int32_t* argmax, const float* relu_y,
+                   const PoolShape& g) {
   BS_CHECK(ref::is_valid(g), "maxpool2d_bwd: bad geometry");
   const int64_t PQ = g.P() * g.Q(), HW = g.H * g.W, planes = g.N * g.C;
   // Planes are disjoint, so threads never touch the same dx element; within a plane the
@@ -78,7 +79,15 @@ void maxpool2d_bwd(float* dx, const float* dy, const int32_t* argmax, const Pool
     const float* dyp = dy + plane * PQ;
     const int32_t* ap = argmax + plane * PQ;
     for (int64_t i = 0; i < HW; ++i) dxp[i] = 0.0f;
-    for (int64_t i = 0; i < PQ; ++i) dxp[ap[i]] += dyp[i];
+    if (!relu_y) {
+      for (int64_t i = 0; i < PQ; ++i) dxp[ap[i]] += dyp[i];
+      return;
+    }
+    // A select, not a branch: windows of zeros are common after a ReLU and a mispredicted
+    // branch per window made this slower than the plain scatter plus a ReLU pass. Adding +0
+    // where the window is masked leaves dx bitwise as skipping would (dx is never -0 here).
+    const float* yp = relu_y + plane * PQ;
+    for (int64_t i = 0; i < PQ; ++i) dxp[ap[i]] += yp[i] > 0.0f ? dyp[i] : 0.0f;
   };
   if (planes * HW < kParallelMin) {
     for (int64_t plane = 0; plane < planes; ++plane) route_plane(plane);

@@ -33,7 +33,8 @@ void maxpool2d_fwd(float* y, int32_t* argmax, const float* x, const PoolShape& g
 }
 
 // dx[n,c,h,w] = sum of dy[n,c,p,q] over the outputs (p,q) whose winner is (h,w); 0 elsewhere.
-void maxpool2d_bwd(float* dx, const float* dy, const int32_t* argmax, const PoolShape& g) {
+void maxpool2d_bwd(float* dx, const float* dy, const int32_t* argmax, const float* relu_y,
+                   const PoolShape& g) {
   BS_CHECK(is_valid(g), "maxpool2d_bwd: bad geometry");
   const int64_t P = g.P(), Q = g.Q(), plane_in = g.H * g.W;
   for (int64_t i = 0; i < g.N * g.C * plane_in; ++i) dx[i] = 0.0f;
@@ -41,6 +42,7 @@ void maxpool2d_bwd(float* dx, const float* dy, const int32_t* argmax, const Pool
     for (int64_t pq = 0; pq < P * Q; ++pq) {
       const int64_t out = plane * P * Q + pq;
       BS_DCHECK(argmax[out] >= 0 && argmax[out] < plane_in, "maxpool2d_bwd: argmax out of plane");
+      if (relu_y && !(relu_y[out] > 0.0f)) continue;
       dx[plane * plane_in + argmax[out]] += dy[out];
     }
 }

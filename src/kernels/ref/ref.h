@@ -37,7 +37,8 @@ void dense_bwd_weight(float* dw, float* db, const float* dy, const float* x, int
 // the first maximum in row-major window order wins ties).  x: [N,C,H,W] in.
 void maxpool2d_fwd(float* y, int32_t* argmax, const float* x, const PoolShape& g);
 // dx: [N,C,H,W] out, overwritten.  dy: [N,C,P,Q] in.  argmax: [N,C,P,Q] in.
-void maxpool2d_bwd(float* dx, const float* dy, const int32_t* argmax, const PoolShape& g);
+void maxpool2d_bwd(float* dx, const float* dy, const int32_t* argmax, const float* relu_y,
+                   const PoolShape& g);
 
 // y: [n] out, overwritten, may alias x.  x: [n] in.
 void relu_fwd(float* y, const float* x, int64_t n);
