@@ -61,6 +61,17 @@ class Layer {
   // own backward (max-pool: a window whose maximum is not positive routes no gradient), so
   // the model can skip the separate ReLU-backward pass. Returns false if it cannot.
   virtual bool absorb_relu_backward() { return false; }
+  // Channel-blocked activations (docs/performance.md): whether the layer takes its input,
+  // and gives its output, blocked by b channels; the model then tells it the blocks it chose
+  // (0: plain). keeps_layout: an element-wise layer whose output has its input's layout.
+  // Defaults: plain only.
+  virtual bool takes_blocked_input(int64_t b) const { (void)b; return false; }
+  virtual bool gives_blocked_output(int64_t b) const { (void)b; return false; }
+  virtual bool keeps_layout() const { return false; }
+  virtual void set_activation_blocks(int64_t in_block, int64_t out_block) {
+    (void)in_block;
+    (void)out_block;
+  }
   // Low-rank weight gradients (docs/performance.md, batch 1): a layer that supports it and
   // has it switched on leaves its weight gradient as factors instead of writing it, when the
   // batch is small enough. The model then skips zeroing that range and hands the factors to

@@ -68,6 +68,9 @@ class Model {
   bool fused(size_t i) const { return fused_[i]; }
   // Layer i is a ReLU whose backward the layer after it does (a max-pool); it is skipped.
   bool relu_backward_folded(size_t i) const { return relu_bwd_folded_[i]; }
+  // The layout of layer i's input (i == layers().size(): the output): 0 plain, else the
+  // channel block (kernels.h); chosen at construction for the model's kernel table.
+  int64_t activation_block(size_t i) const { return blocks_[i]; }
   const std::vector<NamedParam>& named_params() const { return named_; }
   const kernels::OpTable& ops() const { return *ops_; }
 
@@ -117,6 +120,8 @@ class Model {
   std::vector<bool> relu_bwd_folded_;
   // Layer i's backward is skipped and its input gradient aliases its output gradient.
   bool passes_gradient_through(size_t i) const;
+  std::vector<int64_t> blocks_;  // activation_block(i)
+  void choose_activation_layouts();
   std::vector<Tensor> dacts_;          // gradients w.r.t. acts_; dacts_[0] stays empty
   Tensor params_, grads_;
   int64_t num_params_ = 0;

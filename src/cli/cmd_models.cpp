@@ -53,18 +53,21 @@ int cmd_models(int argc, char** argv) {
   if (!json)
     std::printf("\nAny layer sequence works as --model, e.g. --model "
                 "conv2d:16:5:pad=2,relu,maxpool2d:2,flatten,dense:10 (see docs/model-spec.md).\n\n"
-                "Kernel variants on this CPU (oneDNN dispatches to %s):\n%-22s %-9s %-9s %-40s %s\n",
-                kernels::onednn_isa().c_str(), "name", "conv", "precision", "flags", "offered");
+                "Kernel variants on this CPU (oneDNN dispatches to %s; block: the channel block of the\n"
+                "activations between its convolutions, 0 plain):\n%-22s %-9s %-9s %5s %-40s %s\n",
+                kernels::onednn_isa().c_str(), "name", "conv", "precision", "block", "flags", "offered");
   for (const kernels::Variant& v : kernels::variants()) {
     const kernels::OpTable& t = *v.table;
     if (json) {
       variants.push_back({{"name", t.name}, {"conv_algo", kernels::to_string(t.conv_algo)},
                           {"precision", kernels::to_string(t.precision)}, {"flags", flags_for(t)},
-                          {"supported", v.supported}, {"needs", v.needs}, {"why_not", v.why_not}});
+                          {"supported", v.supported}, {"activation_block", v.activation_block},
+                          {"needs", v.needs}, {"why_not", v.why_not}});
     } else {
-      std::printf("%-22s %-9s %-9s %-40s %s\n", std::string(t.name).c_str(),
+      std::printf("%-22s %-9s %-9s %5lld %-40s %s\n", std::string(t.name).c_str(),
                   std::string(kernels::to_string(t.conv_algo)).c_str(),
-                  std::string(kernels::to_string(t.precision)).c_str(), flags_for(t).c_str(),
+                  std::string(kernels::to_string(t.precision)).c_str(),
+                  static_cast<long long>(v.activation_block), flags_for(t).c_str(),
                   v.supported ? "yes" : ("no: needs " + std::string(v.needs) + "; " + v.why_not).c_str());
     }
   }

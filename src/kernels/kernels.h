@@ -12,18 +12,26 @@
 
 namespace batchscope::kernels {
 
+// Activation layouts. Block 0: plain [N,C,H,W]. Block b > 0: channel-blocked
+// [N, C/b, H, W, b] (oneDNN's nChw16c / nChw8c), for tensors between layers that all take it,
+// so the fast back-end's convolutions skip the reorders at their edges; C % b == 0. Weights
+// and every other tensor stay plain.
 // Convolution geometry. Input [N,C,H,W], filter [K,C,R,S], output [N,K,P,Q] with
-// P = (H + 2*pad_h - R) / stride_h + 1, Q likewise.
+// P = (H + 2*pad_h - R) / stride_h + 1, Q likewise. x_block lays out x and dx, y_block y and
+// dy.
 struct ConvShape {
   int64_t N, C, H, W, K, R, S;
   int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
+  int64_t x_block = 0, y_block = 0;
   int64_t P() const { return (H + 2 * pad_h - R) / stride_h + 1; }
   int64_t Q() const { return (W + 2 * pad_w - S) / stride_w + 1; }
 };
 
 // Max-pool geometry: window R×S, stride, no padding; input [N,C,H,W], output [N,C,P,Q].
+// x_block lays out x and dx (see ConvShape); y, dy and argmax are plain.
 struct PoolShape {
   int64_t N, C, H, W, R, S, stride_h, stride_w;
+  int64_t x_block = 0;
   int64_t P() const { return (H - R) / stride_h + 1; }
   int64_t Q() const { return (W - S) / stride_w + 1; }
 };
@@ -111,12 +119,20 @@ struct Variant {
   bool supported;
   std::string_view needs;  // the CPU feature it needs, e.g. "AVX-512 (avx512_core)"; "" if none
   std::string why_not;     // "" when supported, else one sentence naming what is missing
+  int64_t activation_block = 0;  // the block its convolutions want activations in; 0: plain
 };
 // Every variant, supported or not, in a fixed order: reference, onednn, onednn-winograd,
 // onednn-bf16, onednn-winograd-bf16.
 const std::vector<Variant>& variants();
 // The supported ones' tables, in the same order (tests loop over these).
 std::vector<const OpTable*> supported_tables();
+// variants()' activation_block of table t: what a model keeps its convolutions' inputs and
+// outputs in between layers (0 for the reference back-end).
+int64_t activation_block(const OpTable& t);
+
+// Layout conversion: [N, C, HW] plain <-> [N, C/b, HW, b] blocked (b > 0, C % b == 0).
+void block_channels(float* blocked, const float* plain, int64_t N, int64_t C, int64_t HW, int64_t b);
+void unblock_channels(float* plain, const float* blocked, int64_t N, int64_t C, int64_t HW, int64_t b);
 
 // The default table of a back-end: reference, or onednn (direct, f32). Always supported.
 const OpTable& ops(Backend b);

@@ -78,7 +78,7 @@ std::string_view needs_of(const OpTable& t) {
 std::vector<Variant> probe_variants() {
   std::vector<Variant> v;
   for (const OpTable* t : {&kReference, &kOneDnn, &kOneDnnWinograd, &kOneDnnBf16, &kOneDnnWinogradBf16}) {
-    Variant x{t, true, needs_of(*t), ""};
+    Variant x{t, true, needs_of(*t), "", 0};
     if (!x.needs.empty()) {
       const std::string why = onednn::conv_variant_unsupported(t->conv_algo, t->precision);
       if (!why.empty()) {
@@ -86,6 +86,8 @@ std::vector<Variant> probe_variants() {
         x.why_not = "oneDNN here dispatches to " + onednn_isa() + " and " + why;
       }
     }
+    if (x.supported && t->backend == Backend::OneDnn)
+      x.activation_block = onednn::preferred_block(t->conv_algo, t->precision);
     v.push_back(std::move(x));
   }
   return v;
@@ -115,6 +117,8 @@ std::vector<const OpTable*> supported_tables() {
     if (v.supported) out.push_back(v.table);
   return out;
 }
+
+int64_t activation_block(const OpTable& t) { return variant_of(t).activation_block; }
 
 const OpTable& ops(Backend b) {
   switch (b) {

@@ -24,6 +24,13 @@ class Conv2d final : public Layer {
     return true;
   }
   int64_t macs_per_sample() const override;
+  // oneDNN's convolutions block channels only from 16 on (conv2d.cpp's layout policy).
+  bool takes_blocked_input(int64_t b) const override { return s_.C >= 16 && s_.C % b == 0; }
+  bool gives_blocked_output(int64_t b) const override { return s_.K >= 16 && s_.K % b == 0; }
+  void set_activation_blocks(int64_t in_block, int64_t out_block) override {
+    s_.x_block = in_block;
+    s_.y_block = out_block;
+  }
   static std::vector<LayerTestConfig> test_configs();
 
  private:

@@ -20,6 +20,9 @@ class MaxPool2d final : public Layer {
   void forward(const Tensor& x, Tensor& y, const StepContext& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) override;
   bool absorb_relu_backward() override { return relu_folded_ = true; }
+  // Blocked input (8 or 16 channels, the cpu kernel's widths); the output stays plain.
+  bool takes_blocked_input(int64_t b) const override { return (b == 8 || b == 16) && s_.C % b == 0; }
+  void set_activation_blocks(int64_t in_block, int64_t) override { s_.x_block = in_block; }
   static std::vector<LayerTestConfig> test_configs();
 
  private:

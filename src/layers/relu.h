@@ -13,6 +13,8 @@ class Relu final : public Layer {
   std::string_view kind() const override { return "relu"; }
   std::string spec() const override { return "relu"; }
   Shape setup(const Shape& in_sample) override { return in_sample; }
+  bool takes_blocked_input(int64_t) const override { return true; }
+  bool keeps_layout() const override { return true; }
   void forward(const Tensor& x, Tensor& y, const StepContext& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) override;
   static std::vector<LayerTestConfig> test_configs() {

@@ -64,6 +64,33 @@ TEST(Training, ReferenceAndOneDnnAgreeStepByStep) {
   for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 1e-4) << "param " << i;
 }
 
+// Channel-blocked activations between conv1, conv2 and the max-pool (where the table's
+// convolutions want them): the layouts chosen, and one epoch that agrees with the reference
+// back-end, whose tensors are all plain.
+TEST(Training, BlockedActivationsAgreeWithThePlainReference) {
+  const char* spec = "conv2d:16:3,relu,conv2d:16:3,relu,maxpool2d:2,flatten,dense:10";
+  const Dataset train = make_synthetic(64, 1);
+  TrainConfig c = small_config();
+  c.epochs = 1;
+  std::vector<std::vector<float>> weights;
+  for (auto b : {kernels::Backend::Reference, kernels::Backend::OneDnn}) {
+    Model m(spec, kIn, 10, b, c.seed);
+    const int64_t want = kernels::activation_block(m.ops());
+    SCOPED_TRACE(std::string(m.ops().name) + " block " + std::to_string(want));
+    if (b == kernels::Backend::Reference) {
+      EXPECT_EQ(want, 0);
+    }
+    // image, conv1 out, relu out (its view), conv2 out, relu out, pool out, flatten out, logits
+    const int64_t expected[] = {0, want, want, want, want, 0, 0, 0};
+    for (size_t i = 0; i <= m.layers().size(); ++i) EXPECT_EQ(m.activation_block(i), expected[i]) << i;
+    Trainer t(m, c, train);
+    t.train_epoch(nullptr);
+    weights.emplace_back(m.params().data(), m.params().data() + m.num_params());
+  }
+  ASSERT_EQ(weights[0].size(), weights[1].size());
+  for (size_t i = 0; i < weights[0].size(); ++i) ASSERT_NEAR(weights[0][i], weights[1][i], 1e-4) << "param " << i;
+}
+
 TEST(Training, SameSeedAndThreadsGiveBitwiseIdenticalWeights) {
   const Dataset train = make_synthetic(400, 1);
   TrainConfig c = small_config();

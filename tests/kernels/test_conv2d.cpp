@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/kernels.h"
@@ -302,6 +304,62 @@ TEST_P(ConvVariant, MatchesRefWhereTheVariantApplies) {
     check_bwd_data(g, table());
     check_bwd_weight(g, /*bias=*/true, table());
   }
+}
+
+// Channel-blocked activations (kernels.h): x, dx by x_block and y, dy by y_block, 8 or 16,
+// either side alone or both. Inputs are blocked copies of plain data, outputs unblocked and
+// compared with ref on the plain tensors: the layouts must change nothing but the order.
+TEST_P(ConvVariant, BlockedActivationsMatchPlainRef) {
+  const OpTable& t = *table()[0];
+  const ConvShape shapes[] = {{2, 32, 26, 26, 64, 3, 3, 1, 1, 0, 0},
+                              {2, 16, 8, 8, 32, 3, 3, 1, 1, 1, 1},
+                              {3, 32, 9, 7, 16, 3, 3, 2, 2, 0, 0},
+                              {1, 16, 5, 5, 16, 1, 1, 1, 1, 0, 0}};
+  const std::pair<int64_t, int64_t> blocks[] = {{16, 16}, {16, 0}, {0, 16}, {8, 8}, {0, 8}};
+  for (const ConvShape& plain : shapes)
+    for (auto [xb, yb] : blocks) {
+      ConvShape g = plain;
+      g.x_block = xb;
+      g.y_block = yb;
+      const ConvData d(plain);
+      const int64_t HW = g.H * g.W, PQ = g.P() * g.Q();
+      auto blocked = [](const std::vector<float>& v, int64_t N, int64_t C, int64_t hw, int64_t b) {
+        if (b == 0) return v;
+        std::vector<float> o(v.size());
+        kernels::block_channels(o.data(), v.data(), N, C, hw, b);
+        return o;
+      };
+      auto unblocked = [](const std::vector<float>& v, int64_t N, int64_t C, int64_t hw, int64_t b) {
+        if (b == 0) return v;
+        std::vector<float> o(v.size());
+        kernels::unblock_channels(o.data(), v.data(), N, C, hw, b);
+        return o;
+      };
+      const std::string extra = " x_block=" + std::to_string(xb) + " y_block=" + std::to_string(yb);
+      const std::vector<float> xb_in = blocked(d.x, g.N, g.C, HW, xb), dyb_in = blocked(d.dy, g.N, g.K, PQ, yb);
+
+      std::vector<float> want = nan_floats(y_size(g)), got = nan_floats(y_size(g));
+      kernels::ref::conv2d_fwd(want.data(), d.x.data(), d.w.data(), d.b.data(), plain, /*relu=*/true);
+      t.conv2d_fwd(got.data(), xb_in.data(), d.w.data(), d.b.data(), g, /*relu=*/true);
+      EXPECT_TRUE(test::all_close(unblocked(got, g.N, g.K, PQ, yb), want,
+                                  test::conv_tolerance(t, g.C * g.R * g.S + 1),
+                                  describe("conv2d_fwd", t.name, to_string(g), extra), y_dims(g)));
+
+      std::vector<float> dx_want = nan_floats(x_size(g)), dx = nan_floats(x_size(g));
+      kernels::ref::conv2d_bwd_data(dx_want.data(), d.dy.data(), d.w.data(), plain);
+      t.conv2d_bwd_data(dx.data(), dyb_in.data(), d.w.data(), g);
+      EXPECT_TRUE(test::all_close(unblocked(dx, g.N, g.C, HW, xb), dx_want,
+                                  test::conv_tolerance(t, g.K * g.R * g.S),
+                                  describe("conv2d_bwd_data", t.name, to_string(g), extra), x_dims(g)));
+
+      std::vector<float> dw_want(w_size(g), 0.5f), dw(w_size(g), 0.5f);
+      std::vector<float> db_want(static_cast<size_t>(g.K), 0.25f), db(static_cast<size_t>(g.K), 0.25f);
+      kernels::ref::conv2d_bwd_weight(dw_want.data(), db_want.data(), d.dy.data(), d.x.data(), plain);
+      t.conv2d_bwd_weight(dw.data(), db.data(), dyb_in.data(), xb_in.data(), g);
+      const auto wtol = test::conv_tolerance(t, g.N * g.P() * g.Q() + 1);
+      EXPECT_TRUE(test::all_close(dw, dw_want, wtol, describe("conv2d_bwd_weight(dw)", t.name, to_string(g), extra), w_dims(g)));
+      EXPECT_TRUE(test::all_close(db, db_want, wtol, describe("conv2d_bwd_weight(db)", t.name, to_string(g), extra), b_dims(g)));
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(Every, ConvVariant,

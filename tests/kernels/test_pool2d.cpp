@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "kernels/kernels.h"
@@ -68,6 +69,46 @@ void check(const PoolShape& g, const std::vector<float>& x, const char* input_ki
                                 describe("maxpool2d_bwd", t->name, to_string(g), extra),
                                 x_dims(g)));
   }
+}
+
+// A channel-blocked input (8 or 16 channels to a block): the same outputs and argmax as ref
+// on the plain input, bit for bit, and a blocked input gradient that unblocks to ref's, with
+// and without a folded ReLU. For ref and every table.
+TEST(MaxPool2d, BlockedInputMatchesPlainRef) {
+  for (const PoolShape& plain : kShapes)
+    for (int64_t b : {8, 16}) {
+      if (plain.C % b != 0) continue;
+      PoolShape g = plain;
+      g.x_block = b;
+      const int64_t HW = g.H * g.W;
+      std::vector<float> x_pre = quantised(random_floats(x_size(g), /*seed=*/76)), x(x_pre.size());
+      kernels::ref::relu_fwd(x.data(), x_pre.data(), static_cast<int64_t>(x.size()));
+      std::vector<float> xb(x.size());
+      kernels::block_channels(xb.data(), x.data(), g.N, g.C, HW, b);
+      std::vector<float> y_ref(y_size(g));
+      std::vector<int32_t> arg_ref(y_size(g), -1);
+      kernels::ref::maxpool2d_fwd(y_ref.data(), arg_ref.data(), x.data(), plain);
+      const std::vector<float> dy = random_floats(y_size(g), /*seed=*/77);
+      const std::string extra = " x_block=" + std::to_string(b);
+      auto check_one = [&](const kernels::MaxPool2dFwd fwd, const kernels::MaxPool2dBwd bwd, std::string_view name) {
+        std::vector<float> y = nan_floats(y_size(g));
+        std::vector<int32_t> arg(y_size(g), -1);
+        fwd(y.data(), arg.data(), xb.data(), g);
+        EXPECT_TRUE(test::all_close(y, y_ref, test::kExact, describe("maxpool2d_fwd", name, to_string(g), extra), y_dims(g)));
+        EXPECT_TRUE(test::all_equal(arg, arg_ref, describe("maxpool2d_fwd(argmax)", name, to_string(g), extra), y_dims(g)));
+        for (const float* relu_y : {static_cast<const float*>(nullptr), static_cast<const float*>(y_ref.data())}) {
+          std::vector<float> want = nan_floats(x_size(g)), got = nan_floats(x_size(g)), got_plain(x_size(g));
+          kernels::ref::maxpool2d_bwd(want.data(), dy.data(), arg_ref.data(), relu_y, plain);
+          bwd(got.data(), dy.data(), arg_ref.data(), relu_y, g);
+          kernels::unblock_channels(got_plain.data(), got.data(), g.N, g.C, HW, b);
+          EXPECT_TRUE(test::all_close(got_plain, want, test::kExact,
+                                      describe("maxpool2d_bwd", name, to_string(g), extra + (relu_y ? " relu-folded" : "")),
+                                      x_dims(g)));
+        }
+      };
+      check_one(&kernels::ref::maxpool2d_fwd, &kernels::ref::maxpool2d_bwd, "ref");
+      for (const OpTable* t : test::tables()) check_one(t->maxpool2d_fwd, t->maxpool2d_bwd, t->name);
+    }
 }
 
 // A ReLU before the pool, its backward folded into the pool's: must equal ref's ReLU

@@ -53,15 +53,29 @@ dnnl::algorithm algorithm_for(Variant v, const ConvShape& g) {
 
 CacheKey conv_key(ConvOp op, Variant v, const ConvShape& g, bool has_bias, bool relu) {
   return make_key({static_cast<int64_t>(op), g.N, g.C, g.H, g.W, g.K, g.R, g.S, g.stride_h,
-                   g.stride_w, g.pad_h, g.pad_w, has_bias, relu,
+                   g.stride_w, g.pad_h, g.pad_w, g.x_block, g.y_block, has_bias, relu,
                    static_cast<int64_t>(algorithm_for(v, g)), static_cast<int64_t>(in_type(v, g))});
 }
 
-// The caller's layouts.
-memory::desc src_md(const ConvShape& g) { return {{g.N, g.C, g.H, g.W}, kF32, Tag::nchw}; }
+// A caller's activation layout: plain, or channel-blocked by 16 or 8 (kernels.h).
+Tag activation_tag(int64_t block) {
+  switch (block) {
+    case 0: return Tag::nchw;
+    case 8: return Tag::nChw8c;
+    case 16: return Tag::nChw16c;
+  }
+  BS_CHECK(false, "oneDNN conv: channel block must be 0, 8 or 16");
+}
+
+// The caller's layouts. When they are what the primitive chose, the plan runs no reorder.
+memory::desc src_md(const ConvShape& g) {
+  return {{g.N, g.C, g.H, g.W}, kF32, activation_tag(g.x_block)};
+}
 memory::desc weights_md(const ConvShape& g) { return {{g.K, g.C, g.R, g.S}, kF32, Tag::oihw}; }
 memory::desc bias_md(const ConvShape& g) { return {{g.K}, kF32, Tag::x}; }
-memory::desc dst_md(const ConvShape& g) { return {{g.N, g.K, g.P(), g.Q()}, kF32, Tag::nchw}; }
+memory::desc dst_md(const ConvShape& g) {
+  return {{g.N, g.K, g.P(), g.Q()}, kF32, activation_tag(g.y_block)};
+}
 // What the primitives are asked for.
 memory::desc src_any(const ConvShape& g, memory::data_type t) {
   return {{g.N, g.C, g.H, g.W}, t, activation_layout(g.C)};
@@ -250,6 +264,22 @@ std::string conv_variant_unsupported(ConvAlgo a, Precision p) {
   } catch (const dnnl::error&) {
     return std::string("has no ") + op + " convolution for it";
   }
+}
+
+int64_t preferred_block(ConvAlgo a, Precision p) {
+  // conv2 of mnist-cnn's channel counts: what format_tag::any settles on for src and dst.
+  const Variant v{a, p};
+  const ConvShape g{2, 32, 10, 10, 64, 3, 3};
+  try {
+    const dnnl::convolution_forward::primitive_desc pd(fwd_desc(v, g, true), base_attr(), engine());
+    for (int64_t b : {16, 8}) {
+      const memory::desc src({g.N, g.C, g.H, g.W}, in_type(v, g), activation_tag(b));
+      const memory::desc dst({g.N, g.K, g.P(), g.Q()}, kF32, activation_tag(b));
+      if (pd.src_desc() == src && pd.dst_desc() == dst) return b;
+    }
+  } catch (const dnnl::error&) {
+  }
+  return 0;
 }
 
 std::string effective_isa() {

@@ -31,6 +31,9 @@ void conv2d_bwd_weight(float* dw, float* db, const float* dy, const float* x, co
 // stride 1) and checks each got a JIT implementation. "" if so, else the rest of a sentence
 // "oneDNN ...", e.g. "has no forward convolution for it".
 std::string conv_variant_unsupported(ConvAlgo a, Precision p);
+// The channel block (16, 8) in which the variant's convolutions take and give activations
+// on this CPU, so that callers holding them so skip the reorders; 0 if plain or none.
+int64_t preferred_block(ConvAlgo a, Precision p);
 // The ISA oneDNN dispatches to, after ONEDNN_MAX_CPU_ISA: "avx512_core", "avx2", ...
 std::string effective_isa();
 

@@ -2,6 +2,7 @@
 // respect to the input, gradient with respect to filter and bias. Each output element is one
 // double-precision sum written exactly as the formula; no im2col, no blocking, no threads.
 #include <algorithm>
+#include <vector>
 
 #include "batchscope/error.h"
 #include "kernels/ref/ref.h"
@@ -11,7 +12,9 @@ namespace batchscope::kernels::ref {
 bool is_valid(const ConvShape& g) {
   return g.N > 0 && g.C > 0 && g.H > 0 && g.W > 0 && g.K > 0 && g.R > 0 && g.S > 0 &&
          g.stride_h > 0 && g.stride_w > 0 && g.pad_h >= 0 && g.pad_w >= 0 &&
-         g.H + 2 * g.pad_h >= g.R && g.W + 2 * g.pad_w >= g.S;
+         g.H + 2 * g.pad_h >= g.R && g.W + 2 * g.pad_w >= g.S && g.x_block >= 0 &&
+         g.y_block >= 0 && (g.x_block == 0 || g.C % g.x_block == 0) &&
+         (g.y_block == 0 || g.K % g.y_block == 0);
 }
 
 namespace {
@@ -36,7 +39,10 @@ struct Index {
 
 // y[n,k,p,q] = b[k] + sum_{c,r,s} x[n, c, p*stride_h - pad_h + r, q*stride_w - pad_w + s]
 //                                 * w[k,c,r,s],   taps that fall in the padding contribute 0.
-void conv2d_fwd(float* y, const float* x, const float* w, const float* b, const ConvShape& g,
+namespace {
+
+// The plain-layout loops; the entry points below run blocked tensors through them.
+void conv2d_fwd_plain(float* y, const float* x, const float* w, const float* b, const ConvShape& g,
                 bool relu) {
   BS_CHECK(is_valid(g), "conv2d_fwd: bad geometry");
   const Index ix{g};
@@ -64,7 +70,7 @@ void conv2d_fwd(float* y, const float* x, const float* w, const float* b, const 
 // The adjoint of the forward map: every input pixel gathers the output gradients of the
 // windows that read it. dx[n,c,h,w] = sum over k,r,s with h + pad_h - r = p*stride_h and
 // w + pad_w - s = q*stride_w for an output pixel (p,q) of dy[n,k,p,q] * w[k,c,r,s].
-void conv2d_bwd_data(float* dx, const float* dy, const float* w, const ConvShape& g) {
+void conv2d_bwd_data_plain(float* dx, const float* dy, const float* w, const ConvShape& g) {
   BS_CHECK(is_valid(g), "conv2d_bwd_data: bad geometry");
   const Index ix{g};
   const int64_t P = ix.P, Q = ix.Q;
@@ -91,7 +97,7 @@ void conv2d_bwd_data(float* dx, const float* dy, const float* w, const ConvShape
 
 // dw[k,c,r,s] += sum_{n,p,q} dy[n,k,p,q] * x[n, c, p*stride_h - pad_h + r, q*stride_w - pad_w + s]
 // db[k]       += sum_{n,p,q} dy[n,k,p,q]
-void conv2d_bwd_weight(float* dw, float* db, const float* dy, const float* x, const ConvShape& g) {
+void conv2d_bwd_weight_plain(float* dw, float* db, const float* dy, const float* x, const ConvShape& g) {
   BS_CHECK(is_valid(g), "conv2d_bwd_weight: bad geometry");
   const Index ix{g};
   const int64_t P = ix.P, Q = ix.Q;
@@ -121,6 +127,49 @@ void conv2d_bwd_weight(float* dw, float* db, const float* dy, const float* x, co
         for (int64_t q = 0; q < Q; ++q) acc += dy[ix.y_at(n, k, p, q)];
     db[k] = static_cast<float>(db[k] + acc);
   }
+}
+
+// A tensor of a possibly blocked layout as a plain one: a view of `data` if plain, else a
+// plain copy (from_blocked) or a plain scratch to convert back (to_blocked).
+struct PlainCopy {
+  std::vector<float> buf;
+  float* p;
+  PlainCopy(const float* data, int64_t N, int64_t C, int64_t HW, int64_t block, bool convert_in)
+      : p(const_cast<float*>(data)) {
+    if (block == 0) return;
+    buf.resize(static_cast<size_t>(N * C * HW));
+    if (convert_in) unblock_channels(buf.data(), data, N, C, HW, block);
+    p = buf.data();
+  }
+};
+
+ConvShape plain(const ConvShape& g) {
+  ConvShape p = g;
+  p.x_block = p.y_block = 0;
+  return p;
+}
+
+}  // namespace
+
+void conv2d_fwd(float* y, const float* x, const float* w, const float* b, const ConvShape& g,
+                bool relu) {
+  const PlainCopy px(x, g.N, g.C, g.H * g.W, g.x_block, true);
+  PlainCopy py(y, g.N, g.K, g.P() * g.Q(), g.y_block, false);
+  conv2d_fwd_plain(py.p, px.p, w, b, plain(g), relu);
+  if (g.y_block) block_channels(y, py.p, g.N, g.K, g.P() * g.Q(), g.y_block);
+}
+
+void conv2d_bwd_data(float* dx, const float* dy, const float* w, const ConvShape& g) {
+  const PlainCopy pdy(dy, g.N, g.K, g.P() * g.Q(), g.y_block, true);
+  PlainCopy pdx(dx, g.N, g.C, g.H * g.W, g.x_block, false);
+  conv2d_bwd_data_plain(pdx.p, pdy.p, w, plain(g));
+  if (g.x_block) block_channels(dx, pdx.p, g.N, g.C, g.H * g.W, g.x_block);
+}
+
+void conv2d_bwd_weight(float* dw, float* db, const float* dy, const float* x, const ConvShape& g) {
+  const PlainCopy pdy(dy, g.N, g.K, g.P() * g.Q(), g.y_block, true);
+  const PlainCopy px(x, g.N, g.C, g.H * g.W, g.x_block, true);
+  conv2d_bwd_weight_plain(dw, db, pdy.p, px.p, plain(g));
 }
 
 }  // namespace batchscope::kernels::ref

@@ -1,5 +1,7 @@
 // Reference max-pooling without padding: forward with the winner's position recorded, and
 // backward that routes each output gradient to its winner (summing where windows overlap).
+#include <vector>
+
 #include "batchscope/error.h"
 #include "kernels/ref/ref.h"
 
@@ -7,12 +9,14 @@ namespace batchscope::kernels::ref {
 
 bool is_valid(const PoolShape& g) {
   return g.N > 0 && g.C > 0 && g.H > 0 && g.W > 0 && g.R > 0 && g.S > 0 && g.stride_h > 0 &&
-         g.stride_w > 0 && g.H >= g.R && g.W >= g.S;
+         g.stride_w > 0 && g.H >= g.R && g.W >= g.S && g.x_block >= 0 &&
+         (g.x_block == 0 || g.C % g.x_block == 0);
 }
 
 // y[n,c,p,q] = max_{r,s} x[n, c, p*stride_h + r, q*stride_w + s]; argmax holds the winner's
 // h*W + w. The comparison is strict, so the first maximum in window order wins ties.
-void maxpool2d_fwd(float* y, int32_t* argmax, const float* x, const PoolShape& g) {
+namespace {
+void maxpool2d_fwd_plain(float* y, int32_t* argmax, const float* x, const PoolShape& g) {
   BS_CHECK(is_valid(g), "maxpool2d_fwd: bad geometry");
   const int64_t P = g.P(), Q = g.Q();
   for (int64_t plane = 0; plane < g.N * g.C; ++plane) {
@@ -33,8 +37,8 @@ void maxpool2d_fwd(float* y, int32_t* argmax, const float* x, const PoolShape& g
 }
 
 // dx[n,c,h,w] = sum of dy[n,c,p,q] over the outputs (p,q) whose winner is (h,w); 0 elsewhere.
-void maxpool2d_bwd(float* dx, const float* dy, const int32_t* argmax, const float* relu_y,
-                   const PoolShape& g) {
+void maxpool2d_bwd_plain(float* dx, const float* dy, const int32_t* argmax, const float* relu_y,
+                         const PoolShape& g) {
   BS_CHECK(is_valid(g), "maxpool2d_bwd: bad geometry");
   const int64_t P = g.P(), Q = g.Q(), plane_in = g.H * g.W;
   for (int64_t i = 0; i < g.N * g.C * plane_in; ++i) dx[i] = 0.0f;
@@ -45,6 +49,28 @@ void maxpool2d_bwd(float* dx, const float* dy, const int32_t* argmax, const floa
       if (relu_y && !(relu_y[out] > 0.0f)) continue;
       dx[plane * plane_in + argmax[out]] += dy[out];
     }
+}
+
+}  // namespace
+
+// Blocked inputs run through the plain loops on a plain copy (argmax stays plane-relative).
+void maxpool2d_fwd(float* y, int32_t* argmax, const float* x, const PoolShape& g) {
+  PoolShape p = g;
+  p.x_block = 0;
+  if (g.x_block == 0) return maxpool2d_fwd_plain(y, argmax, x, p);
+  std::vector<float> xp(static_cast<size_t>(g.N * g.C * g.H * g.W));
+  unblock_channels(xp.data(), x, g.N, g.C, g.H * g.W, g.x_block);
+  maxpool2d_fwd_plain(y, argmax, xp.data(), p);
+}
+
+void maxpool2d_bwd(float* dx, const float* dy, const int32_t* argmax, const float* relu_y,
+                   const PoolShape& g) {
+  PoolShape p = g;
+  p.x_block = 0;
+  if (g.x_block == 0) return maxpool2d_bwd_plain(dx, dy, argmax, relu_y, p);
+  std::vector<float> dxp(static_cast<size_t>(g.N * g.C * g.H * g.W));
+  maxpool2d_bwd_plain(dxp.data(), dy, argmax, relu_y, p);
+  block_channels(dx, dxp.data(), g.N, g.C, g.H * g.W, g.x_block);
 }
 
 }  // namespace batchscope::kernels::ref

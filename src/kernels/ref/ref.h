@@ -2,7 +2,9 @@
 // specification (sums accumulate in double so this is the accurate side of every test).
 // No intrinsics, no threads, no blocking: speed is the other back-ends' job.
 // Argument conventions are kernels.h's; each comment gives shape, direction and whether an
-// output is overwritten or accumulated into.
+// output is overwritten or accumulated into. Shapes are given plain; a channel-blocked
+// activation (ConvShape::x_block / y_block, PoolShape::x_block) runs through the same loops
+// on a plain copy.
 #pragma once
 #include <cstdint>
 
