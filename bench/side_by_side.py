@@ -96,7 +96,7 @@ def main():
     host = socket.gethostname()
     binary = args.binary
 
-    models = run_json([binary, "models", "--json"])
+    models = run_json([binary, "models", "--json"])["models"]
     mflop = next(m["mflop_trained"] for m in models if m["name"] == MODEL)
     peak = run_json([binary, "peak", "--json", "--threads", str(args.threads)])
     sweep = run_json([binary, "sweep", "--json", "--threads", str(args.threads), "--images", str(args.images),
