@@ -269,6 +269,11 @@ PeakResult measure_peak(int threads, double seconds_per_probe, int64_t triad_byt
   r.seconds_per_repetition = seconds_per_probe / kRepetitions;
   const std::vector<int> cores = allowed_cores();
   for (int t = 0; t < threads; ++t) r.cores.push_back(cores[static_cast<size_t>(t) % cores.size()]);
+  {
+    std::set<int> physical;
+    for (int cpu : r.cores) physical.insert(physical_core_of(cpu));
+    r.physical_cores = physical.count(-1) ? 0 : static_cast<int>(physical.size());
+  }
 
   bool pinned_one = false, pinned_all = false, pinned_triad = false;
   const ProbeRates one = fma_probe(probe, 1, cores, r.seconds_per_repetition, &pinned_one);

@@ -83,6 +83,7 @@ struct PeakResult {
   int64_t triad_bytes_per_array = 0;
   std::string isa;             // FmaIsaChoice::name of the probe that ran
   int fma_chains = 0;          // independent accumulator registers per thread
+  int physical_cores = 0;      // distinct physical cores among `cores` (sysfs); 0 if unknown
   int repetitions = 0;         // per probe; median and max are over these
   double seconds_per_repetition = 0;
 };

@@ -59,6 +59,7 @@ nlohmann::ordered_json peak_to_json(const PeakResult& r) {
   return {{"probe_version", kPeakProbeVersion},
           {"isa", r.isa},
           {"fma_chains", r.fma_chains},
+          {"physical_cores", r.physical_cores},
           {"threads", r.threads},
           {"cores", r.cores},
           {"pinned", r.pinned},
@@ -81,6 +82,7 @@ PeakResult peak_from_json(const nlohmann::json& j) {
   PeakResult r;
   r.isa = j.at("isa").get<std::string>();
   r.fma_chains = j.at("fma_chains").get<int>();
+  r.physical_cores = j.value("physical_cores", 0);
   r.threads = j.at("threads").get<int>();
   r.cores = j.at("cores").get<std::vector<int>>();
   r.pinned = j.at("pinned").get<bool>();
@@ -102,7 +104,11 @@ PeakResult peak_from_json(const nlohmann::json& j) {
 }
 
 bool measured_on_busy_machine(const PeakResult& r) {
-  return r.gflops_all < 0.9 * r.gflops_all_cpu || r.gflops_1t < 0.9 * r.gflops_1t_cpu;
+  const bool lost_time = r.gflops_all < 0.9 * r.gflops_all_cpu || r.gflops_1t < 0.9 * r.gflops_1t_cpu;
+  // Only where every thread had a physical core of its own is linear scaling owed.
+  const bool cores_shared = r.threads > 1 && r.physical_cores == r.threads &&
+                            r.gflops_all < 0.8 * r.threads * r.gflops_1t;
+  return lost_time || cores_shared;
 }
 
 void store_peak(const RooflinePeak& p) {

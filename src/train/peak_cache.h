@@ -45,7 +45,10 @@ std::filesystem::path peak_cache_dir();
 nlohmann::ordered_json peak_to_json(const PeakResult& r);
 PeakResult peak_from_json(const nlohmann::json& j);  // throws nlohmann exceptions on bad input
 
-// Other processes held the cores while it ran: wall-clock rates are >10% below CPU-time ones.
+// The probe was disturbed: wall-clock rates >10% below CPU-time ones (other processes held
+// the cores), or threads on distinct physical cores that together did under 80% of threads x
+// the one-thread rate (the hypervisor ran two vCPUs on one physical core meanwhile: seen on
+// this project's VM, 239 GFLOP/s on 2 threads against 240 on 1, CPU time full for both).
 // The CPU-time rates serve only this check; the peak stays the wall-clock rate.
 bool measured_on_busy_machine(const PeakResult& r);
 // Stores a fresh measurement (best effort: a cache that cannot be written is skipped, and so

@@ -81,6 +81,18 @@ TEST_F(PeakCache, RefusesStaleForeignCorruptAndBusyMeasurements) {
   std::filesystem::remove(tmp.file("peak-2threads.json"));
   store_peak(busy);
   EXPECT_FALSE(std::filesystem::exists(tmp.file("peak-2threads.json")));
+
+  // Two threads on two physical cores, CPU time full, yet no faster than one: the cores were
+  // not independent (two vCPUs on one physical core). Unknown topology owes no scaling.
+  RooflinePeak shared = sample(2);
+  shared.peak.physical_cores = 2;
+  shared.peak.gflops_all = shared.peak.gflops_all_cpu = 120;
+  EXPECT_TRUE(measured_on_busy_machine(shared.peak));
+  shared.peak.physical_cores = 0;
+  EXPECT_FALSE(measured_on_busy_machine(shared.peak));
+  RooflinePeak scaled = sample(2);
+  scaled.peak.physical_cores = 2;
+  EXPECT_FALSE(measured_on_busy_machine(scaled.peak));  // 220 of 2 x 110
 }
 
 TEST_F(PeakCache, RefusesCachesWrittenByAnOlderProbe) {
