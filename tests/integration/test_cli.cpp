@@ -167,6 +167,9 @@ TEST_F(Cli, KilledAndResumedRunEndsBitForBitLikeAStraightRun) {
     const int status = std::system(cmd.c_str());
     const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     if (code == 0) break;
+    // A kill between the last checkpoint and the exit leaves a finished run, which --resume
+    // then refuses to extend: that file is the end result too.
+    if (code == 2 && slurp(tmp.file("err.txt")).find("already trained 100 epoch(s)") != std::string::npos) break;
     ASSERT_EQ(code, 137) << slurp(tmp.file("err.txt"));  // timeout's code for a KILLed child
     ++kills;
   }
