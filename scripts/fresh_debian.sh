@@ -65,8 +65,8 @@ if [[ -n "${NODE_EXTRA_CA_CERTS:-}" && -r "$NODE_EXTRA_CA_CERTS" ]]; then
     extra_ca=/etc/ssl/host-network-ca.crt
     cp "$NODE_EXTRA_CA_CERTS" "$root$extra_ca"
 fi
-mkdir -p "$root/work"
-git clone -q "$repo_root" "$root/work/batchscope"
+mkdir -p "$root/src"
+git clone -q "$repo_root" "$root/src/batchscope"
 echo "fresh_debian.sh: $(git -C "$repo_root" log -1 --format='%h %s') on a fresh Debian 12; running: $*" >&2
 
 # The environment inside is a new login's, plus what the caller asked to pass.
@@ -83,5 +83,5 @@ unshare --mount --propagation private bash -c '
     mount --rbind /sys "$r/sys"
     mount --rbind /dev "$r/dev"
     mount -t tmpfs tmpfs "$r/tmp"
-    exec chroot "$r" /usr/bin/env -i "$@" bash -c "cd /work/batchscope && $cmd"
+    exec chroot "$r" /usr/bin/env -i "$@" bash -c "cd /src/batchscope && $cmd"
 ' fresh_debian "$root" "$cmd" "${env_args[@]}"
