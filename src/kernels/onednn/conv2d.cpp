@@ -100,6 +100,21 @@ dnnl::convolution_forward::desc fwd_desc(Variant v, const ConvShape& g, bool has
                                          dst_any(g, kF32), strides(g), padding(g), padding(g));
 }
 
+// The backward descriptors; the builders below and the support probe share them, so what the
+// probe checks is what the plans build.
+dnnl::convolution_backward_data::desc bwd_data_desc(Variant v, const ConvShape& g) {
+  return dnnl::convolution_backward_data::desc(algorithm_for(v, g), src_any(g, kF32),
+                                               weights_any(v, g), dst_any(g, in_type(v, g)),
+                                               strides(g), padding(g), padding(g));
+}
+
+dnnl::convolution_backward_weights::desc bwd_weight_desc(Variant v, const ConvShape& g, bool has_bias) {
+  return dnnl::convolution_backward_weights::desc(
+      algorithm_for(v, g), src_any(g, in_type(v, g)),
+      memory::desc({g.K, g.C, g.R, g.S}, kF32, Tag::any), has_bias ? bias_md(g) : memory::desc(),
+      dst_any(g, in_type(v, g)), strides(g), padding(g), padding(g));
+}
+
 std::unique_ptr<Plan> build_fwd(Variant v, const ConvShape& g, bool has_bias, bool relu) {
   try {
     dnnl::primitive_attr attr = base_attr();
@@ -126,10 +141,8 @@ std::unique_ptr<Plan> build_bwd_data(Variant v, const ConvShape& g) {
     // Backward primitives take the forward one as a hint for their algorithm choice.
     const dnnl::convolution_forward::primitive_desc hint(fwd_desc(v, g, /*has_bias=*/false),
                                                          base_attr(), engine());
-    const dnnl::convolution_backward_data::desc d(algorithm_for(v, g), src_any(g, kF32),
-                                                  weights_any(v, g), dst_any(g, in_type(v, g)),
-                                                  strides(g), padding(g), padding(g));
-    const dnnl::convolution_backward_data::primitive_desc pd(d, base_attr(), engine(), hint);
+    const dnnl::convolution_backward_data::primitive_desc pd(bwd_data_desc(v, g), base_attr(),
+                                                             engine(), hint);
     auto plan = std::make_unique<Plan>(dnnl::convolution_backward_data(pd), pd);
     plan->add_input(DNNL_ARG_DIFF_DST, dst_md(g), pd.diff_dst_desc());
     plan->add_input(DNNL_ARG_WEIGHTS, weights_md(g), pd.weights_desc());
@@ -144,11 +157,8 @@ std::unique_ptr<Plan> build_bwd_weight(Variant v, const ConvShape& g, bool has_b
   try {
     const dnnl::convolution_forward::primitive_desc hint(fwd_desc(v, g, has_bias), base_attr(),
                                                          engine());
-    const dnnl::convolution_backward_weights::desc d(
-        algorithm_for(v, g), src_any(g, in_type(v, g)),
-        memory::desc({g.K, g.C, g.R, g.S}, kF32, Tag::any), has_bias ? bias_md(g) : memory::desc(),
-        dst_any(g, in_type(v, g)), strides(g), padding(g), padding(g));
-    const dnnl::convolution_backward_weights::primitive_desc pd(d, base_attr(), engine(), hint);
+    const dnnl::convolution_backward_weights::primitive_desc pd(bwd_weight_desc(v, g, has_bias),
+                                                                base_attr(), engine(), hint);
     auto plan = std::make_unique<Plan>(dnnl::convolution_backward_weights(pd), pd);
     plan->add_input(DNNL_ARG_SRC, src_md(g), pd.src_desc());
     plan->add_input(DNNL_ARG_DIFF_DST, dst_md(g), pd.diff_dst_desc());
@@ -247,19 +257,12 @@ std::string conv_variant_unsupported(ConvAlgo a, Precision p) {
                                                         engine());
     if (std::string why = not_jit(op, fwd); !why.empty()) return why;
     op = "backward-data";
-    const dnnl::convolution_backward_data::primitive_desc bwd_data(
-        dnnl::convolution_backward_data::desc(algorithm_for(v, g), src_any(g, kF32),
-                                              weights_any(v, g), dst_any(g, in_type(v, g)),
-                                              strides(g), padding(g), padding(g)),
-        base_attr(), engine(), fwd);
+    const dnnl::convolution_backward_data::primitive_desc bwd_data(bwd_data_desc(v, g), base_attr(),
+                                                                   engine(), fwd);
     if (std::string why = not_jit(op, bwd_data); !why.empty()) return why;
     op = "backward-weights";
     const dnnl::convolution_backward_weights::primitive_desc bwd_weights(
-        dnnl::convolution_backward_weights::desc(
-            algorithm_for(v, g), src_any(g, in_type(v, g)),
-            memory::desc({g.K, g.C, g.R, g.S}, kF32, Tag::any), bias_md(g),
-            dst_any(g, in_type(v, g)), strides(g), padding(g), padding(g)),
-        base_attr(), engine(), fwd);
+        bwd_weight_desc(v, g, /*has_bias=*/true), base_attr(), engine(), fwd);
     return not_jit(op, bwd_weights);
   } catch (const dnnl::error&) {
     return std::string("has no ") + op + " convolution for it";
