@@ -2,9 +2,9 @@
 // respect to the input, gradient with respect to filter and bias. Each output element is one
 // double-precision sum written exactly as the formula; no im2col, no blocking, no threads.
 #include <algorithm>
-#include <vector>
 
 #include "batchscope/error.h"
+#include "kernels/ref/plain_copy.h"
 #include "kernels/ref/ref.h"
 
 namespace batchscope::kernels::ref {
@@ -128,20 +128,6 @@ void conv2d_bwd_weight_plain(float* dw, float* db, const float* dy, const float*
     db[k] = static_cast<float>(db[k] + acc);
   }
 }
-
-// A tensor of a possibly blocked layout as a plain one: a view of `data` if plain, else a
-// plain copy (from_blocked) or a plain scratch to convert back (to_blocked).
-struct PlainCopy {
-  std::vector<float> buf;
-  float* p;
-  PlainCopy(const float* data, int64_t N, int64_t C, int64_t HW, int64_t block, bool convert_in)
-      : p(const_cast<float*>(data)) {
-    if (block == 0) return;
-    buf.resize(static_cast<size_t>(N * C * HW));
-    if (convert_in) unblock_channels(buf.data(), data, N, C, HW, block);
-    p = buf.data();
-  }
-};
 
 ConvShape plain(const ConvShape& g) {
   ConvShape p = g;

@@ -1,8 +1,7 @@
 // Reference max-pooling without padding: forward with the winner's position recorded, and
 // backward that routes each output gradient to its winner (summing where windows overlap).
-#include <vector>
-
 #include "batchscope/error.h"
+#include "kernels/ref/plain_copy.h"
 #include "kernels/ref/ref.h"
 
 namespace batchscope::kernels::ref {
@@ -57,20 +56,17 @@ void maxpool2d_bwd_plain(float* dx, const float* dy, const int32_t* argmax, cons
 void maxpool2d_fwd(float* y, int32_t* argmax, const float* x, const PoolShape& g) {
   PoolShape p = g;
   p.x_block = 0;
-  if (g.x_block == 0) return maxpool2d_fwd_plain(y, argmax, x, p);
-  std::vector<float> xp(static_cast<size_t>(g.N * g.C * g.H * g.W));
-  unblock_channels(xp.data(), x, g.N, g.C, g.H * g.W, g.x_block);
-  maxpool2d_fwd_plain(y, argmax, xp.data(), p);
+  const PlainCopy px(x, g.N, g.C, g.H * g.W, g.x_block, true);
+  maxpool2d_fwd_plain(y, argmax, px.p, p);
 }
 
 void maxpool2d_bwd(float* dx, const float* dy, const int32_t* argmax, const float* relu_y,
                    const PoolShape& g) {
   PoolShape p = g;
   p.x_block = 0;
-  if (g.x_block == 0) return maxpool2d_bwd_plain(dx, dy, argmax, relu_y, p);
-  std::vector<float> dxp(static_cast<size_t>(g.N * g.C * g.H * g.W));
-  maxpool2d_bwd_plain(dxp.data(), dy, argmax, relu_y, p);
-  block_channels(dx, dxp.data(), g.N, g.C, g.H * g.W, g.x_block);
+  PlainCopy pdx(dx, g.N, g.C, g.H * g.W, g.x_block, false);
+  maxpool2d_bwd_plain(pdx.p, dy, argmax, relu_y, p);
+  if (g.x_block) block_channels(dx, pdx.p, g.N, g.C, g.H * g.W, g.x_block);
 }
 
 }  // namespace batchscope::kernels::ref
