@@ -55,11 +55,9 @@ int cmd_peak(int argc, char** argv) {
   const ReportContext ctx = report_context();
   // A disturbed measurement (see measured_on_busy_machine) is taken again, up to three times
   // in all, and the fastest kept, as sweep and profile do.
-  PeakResult r = measure_peak(threads, seconds, triad_mib << 20);
-  for (int attempt = 1; attempt < 3 && measured_on_busy_machine(r); ++attempt) {
-    PeakResult again = measure_peak(threads, seconds, triad_mib << 20);
-    if (again.gflops_all > r.gflops_all || !measured_on_busy_machine(again)) r = std::move(again);
-  }
+  int attempts = 0;
+  const PeakResult r = measure_until_undisturbed(
+      [&] { return measure_peak(threads, seconds, triad_mib << 20); }, &attempts);
   // Stored for sweep and profile, which otherwise measure it themselves.
   std::filesystem::path cache;
   if (triad_mib >= 128 && !f.boolean("no-cache")) {

@@ -179,19 +179,25 @@ RooflinePeak peak_for_report(int threads, const PeakChoice& choice) {
   return measure_peak_for_report(threads, [](int t) { return measure_peak(t, 0.35); });
 }
 
+PeakResult measure_until_undisturbed(const std::function<PeakResult()>& probe, int* attempts) {
+  PeakResult best;
+  *attempts = 0;
+  while (*attempts < 3) {
+    PeakResult r = probe();
+    ++*attempts;
+    const bool busy = measured_on_busy_machine(r);
+    if (*attempts == 1 || r.gflops_all > best.gflops_all) best = std::move(r);
+    if (!busy) break;
+  }
+  return best;
+}
+
 RooflinePeak measure_peak_for_report(int threads, const std::function<PeakResult(int threads)>& probe) {
   // Another process on one of the cores lowers the wall-clock rate: measure again and keep
   // the fastest attempt. The peak stays a wall-clock rate even then, since the kernels it is
   // compared against are timed by the wall clock; a CPU-time rate would be a different unit.
-  PeakResult best;
   int attempts = 0;
-  while (attempts < 3) {
-    PeakResult r = probe(threads);
-    ++attempts;
-    const bool busy = measured_on_busy_machine(r);
-    if (attempts == 1 || r.gflops_all > best.gflops_all) best = std::move(r);
-    if (!busy) break;
-  }
+  PeakResult best = measure_until_undisturbed([&] { return probe(threads); }, &attempts);
   RooflinePeak p;
   const ReportContext ctx = report_context();
   p.peak = std::move(best);

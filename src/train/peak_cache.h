@@ -63,5 +63,8 @@ RooflinePeak peak_for_report(int threads, const PeakChoice& choice);
 // up to 3 attempts while measured_on_busy_machine, the highest wall-clock gflops_all kept;
 // stored unless that one was busy.
 RooflinePeak measure_peak_for_report(int threads, const std::function<PeakResult(int threads)>& probe);
+// Runs probe() up to 3 times while measured_on_busy_machine, keeping the highest wall-clock
+// gflops_all; *attempts says how many ran. `batchscope peak` and measure_peak_for_report.
+PeakResult measure_until_undisturbed(const std::function<PeakResult()>& probe, int* attempts);
 
 }  // namespace batchscope
