@@ -58,6 +58,7 @@ class Optimizer {
   int64_t n_;
   int64_t t_ = 0;
   std::vector<float> m_, v_;
+  std::vector<float> dy_packed_;  // scratch: a low-rank gradient's dy in tile order
 };
 
 enum class ScheduleKind { Constant, Step, Cosine };

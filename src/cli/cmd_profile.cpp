@@ -63,7 +63,10 @@ std::vector<ProfileRow> profile_rows(const StepProfile& p, const StepWork& w, co
     }
     if (!lw.fused) rows.push_back({name, "forward", t.forward_ms, lw.forward});
     else rows.push_back({name, "forward (fused into the layer before)", 0, {}});
-    if (lw.backward_weights.flops > 0 || t.backward_weights_ms > 0)
+    if (lw.weight_grad_in_update)
+      rows.push_back({name, "backward-weights (bias; the weights' gradient is built in the update)",
+                      t.backward_weights_ms, lw.backward_weights});
+    else if (lw.backward_weights.flops > 0 || t.backward_weights_ms > 0)
       rows.push_back({name, "backward-weights", t.backward_weights_ms, lw.backward_weights});
     if (lw.relu_backward_folded)
       rows.push_back({name, "backward-data (folded into the max-pool's backward)", 0, {}});
@@ -72,7 +75,9 @@ std::vector<ProfileRow> profile_rows(const StepProfile& p, const StepWork& w, co
   }
   rows.push_back({"-", "loss", p.loss_ms, w.loss});
   rows.push_back({"-", "zero-grad", p.zero_grad_ms, w.zero_grad});
-  rows.push_back({"-", "update", p.update_ms, w.update});
+  bool fused_grads = false;
+  for (const LayerWork& lw : w.layers) fused_grads = fused_grads || lw.weight_grad_in_update;
+  rows.push_back({"-", fused_grads ? "update (with the dense weights' gradient)" : "update", p.update_ms, w.update});
   rows.push_back({"-", "other", std::max(0.0, p.other_ms()), {}});
   return rows;
 }

@@ -23,13 +23,13 @@ class Dense final : public Layer {
     return true;
   }
   int64_t macs_per_sample() const override { return I_ * O_; }
-  // Up to this batch the weight gradient dyᵀ·x is built row by row inside the optimizer
-  // instead of being written, read back and zeroed: batch 1 went from ~870 to ~1190 img/s
-  // (docs/performance.md). At batch 8 an A/B was lost in this machine's noise (1430-2100
-  // img/s either way); building a row costs 8 FMAs per weight there, still in L1.
-  static constexpr int64_t kMaxDeferBatch = 8;
+  // The weight gradient dyᵀ·x is built block by block inside the optimizer's update instead
+  // of being zeroed, written and read back (optim/low_rank_grad.h). bench/bench_update.cpp
+  // measured it faster at every batch from 1 to 256 (docs/performance.md), so it applies
+  // whenever the model allows it (Model::set_defer_weight_grads).
   bool defers_weight_grad_at(int64_t batch) const override {
-    return defer_weight_grad_ && batch <= kMaxDeferBatch;
+    (void)batch;
+    return defer_weight_grad_;
   }
   LowRankGrad deferred_weight_grad() const override { return deferred_; }
   static std::vector<LayerTestConfig> test_configs();

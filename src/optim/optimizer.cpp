@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "batchscope/error.h"
+#include "optim/low_rank_grad.h"
 
 namespace batchscope {
 
@@ -13,6 +15,18 @@ namespace batchscope {
 // more than it saves.
 constexpr int64_t kParallelMin = 1 << 15;
 constexpr int64_t kChunk = 1 << 14;
+// The most of x one panel of a low-rank gradient reads (see Optimizer::step).
+constexpr int64_t kPanelBytes = 256 << 10;
+constexpr int64_t kBlockTiles = 8;
+constexpr int64_t kBlockCols = kBlockTiles * optim::kTileCols;
+// Columns per panel: as many as fit kPanelBytes of packed x, in whole tiles, the panels
+// equal so that a static split over them is balanced.
+int64_t panel_cols(int64_t batch, int64_t cols) {
+  const int64_t fit = kPanelBytes / (static_cast<int64_t>(sizeof(float)) * batch);
+  const int64_t max_panel = std::max<int64_t>(1, fit / optim::kTileCols) * optim::kTileCols;
+  const int64_t panels = optim::tiles_of(cols, max_panel);
+  return optim::tiles_of(optim::tiles_of(cols, panels), optim::kTileCols) * optim::kTileCols;
+}
 
 std::string to_string(OptimizerKind k) { return k == OptimizerKind::Sgd ? "sgd" : "adam"; }
 
@@ -109,22 +123,47 @@ void Optimizer::step(float* w, const float* g, double lr_d,
   };
   for (const LowRankGrad& f : low_rank) {
     dense_part(f.offset);
-    // Row r of the gradient is Σ_b dy[b,r]·x[b,:], built in a per-thread row buffer that
-    // stays in L1/L2, so the [rows, cols] gradient never goes through memory.
-#pragma omp parallel
+    // The gradient comes in blocks of kTileRows rows x one panel of columns, built from the
+    // packed factors (optim/low_rank_grad.h) into a per-thread buffer and used at once: the
+    // [rows, cols] gradient never goes through memory. A panel's packed x (batch x panel
+    // floats) stays within kPanelBytes, read from L2 by every row block; at small batches a
+    // panel is the whole row, and the weights and their state stream as long runs.
+    const int64_t panel = panel_cols(f.batch, f.cols);
+    const int64_t panels = optim::tiles_of(f.cols, panel);
+    const int64_t row_blocks = optim::tiles_of(f.rows, optim::kTileRows);
+    const int64_t panel_padded = optim::tiles_of(panel, optim::kTileCols) * optim::kTileCols;
+    dy_packed_.resize(static_cast<size_t>(row_blocks * optim::kTileRows * f.batch));
+    optim::pack_dy(dy_packed_.data(), f);
+#pragma omp parallel if (f.rows * f.cols >= kParallelMin)
     {
-      std::vector<float> row(static_cast<size_t>(f.cols));
-#pragma omp for schedule(static)
-      for (int64_t r = 0; r < f.rows; ++r) {
-        const float d0 = f.dy[r];
-        for (int64_t j = 0; j < f.cols; ++j) row[static_cast<size_t>(j)] = d0 * f.x[j];
-        for (int64_t b = 1; b < f.batch; ++b) {
-          const float d = f.dy[b * f.rows + r];
-          const float* xb = f.x + b * f.cols;
-          for (int64_t j = 0; j < f.cols; ++j) row[static_cast<size_t>(j)] += d * xb[j];
+      alignas(64) float g_block[optim::kTileRows * kBlockCols];
+      thread_local std::vector<float> x_packed;
+      x_packed.resize(static_cast<size_t>(f.batch * panel_padded));
+      int64_t packed_panel = -1;
+      // Static over (panel, row block) flattened: a thread's share is one contiguous run, so
+      // it packs each of its panels once.
+#pragma omp for collapse(2) schedule(static)
+      for (int64_t p = 0; p < panels; ++p) {
+        for (int64_t rb = 0; rb < row_blocks; ++rb) {
+          const int64_t j0 = p * panel, nc = std::min(panel, f.cols - j0);
+          if (p != packed_panel) {
+            optim::pack_x(x_packed.data(), f, j0, nc);
+            packed_panel = p;
+          }
+          const int64_t r0 = rb * optim::kTileRows, nr = std::min(optim::kTileRows, f.rows - r0);
+          const float* dyp = dy_packed_.data() + rb * optim::kTileRows * f.batch;
+          // kBlockTiles tiles at a time: an 8 KiB block of g that the update reads from L1.
+          for (int64_t t0 = 0; t0 < optim::tiles_of(nc, optim::kTileCols); t0 += kBlockTiles) {
+            const int64_t c0 = t0 * optim::kTileCols, cn = std::min(kBlockTiles * optim::kTileCols, nc - c0);
+            optim::low_rank_block(g_block, kBlockCols, dyp, x_packed.data() + t0 * f.batch * optim::kTileCols,
+                                  f.batch, optim::tiles_of(cn, optim::kTileCols));
+            for (int64_t r = 0; r < nr; ++r) {
+              const int64_t o = f.offset + (r0 + r) * f.cols + j0 + c0;
+              update_range(w + o, g_block + r * kBlockCols, m ? m + o : nullptr,
+                           v ? v + o : nullptr, cn, c);
+            }
+          }
         }
-        const int64_t o = f.offset + r * f.cols;
-        update_range(w + o, row.data(), m ? m + o : nullptr, v ? v + o : nullptr, f.cols, c);
       }
     }
     start = f.offset + f.rows * f.cols;

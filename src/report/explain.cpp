@@ -55,7 +55,14 @@ std::vector<Piece> step_pieces(const SweepReport& r) {
   const size_t L = s.layer_specs.size();
   p.push_back({"batch fill (data)", {}, {}});
   p.push_back({"loss", {}, {}});
-  p.push_back({fmt("optimizer step over %s parameters", thousands(s.parameters).c_str()), {}, {}});
+  // A dense layer's weight gradient built inside the update is timed there, not in its
+  // layer's backward; the name says so.
+  bool grads_in_update = false;
+  if (!s.rows.empty())
+    for (const LayerWork& lw : s.rows.front().work.layers) grads_in_update = grads_in_update || lw.weight_grad_in_update;
+  p.push_back({fmt("optimizer step over %s parameters%s", thousands(s.parameters).c_str(),
+                   grads_in_update ? " (with the dense weights' gradients, built inside it)" : ""),
+               {}, {}});
   for (size_t i = 0; i < L; ++i) {
     const std::string name = short_spec(s.layer_specs[i]);
     p.push_back({fmt("%s (layer %zu) forward", name.c_str(), i), {}, {}});

@@ -90,6 +90,20 @@ StepWork step_work(const Model& m, int64_t batch, int optimizer_slots) {
   // Read parameter and gradient and each state slot, write parameter and each slot; about
   // 2 + 3·slots operations per parameter (weight decay, momentum or moments, step).
   w.update = {(2.0 + 3.0 * optimizer_slots) * params, kF * params * (3.0 + 2.0 * optimizer_slots)};
+  // A weight gradient built inside the update: its 2·N·macs FLOPs move there, it is neither
+  // zeroed nor read from the gradient buffer, and the update reads dy and x instead.
+  for (size_t i = 0; i < m.layers().size(); ++i) {
+    const Layer& l = *m.layers()[i];
+    if (!l.defers_weight_grad_at(batch)) continue;
+    LayerWork& lw = w.layers[i];
+    const double weights = static_cast<double>(const_cast<Layer&>(l).params()[0].shape.numel());
+    const double y = static_cast<double>(shapes[i + 1].numel()), x = static_cast<double>(shapes[i].numel());
+    lw.weight_grad_in_update = true;
+    w.update.flops += lw.backward_weights.flops;
+    w.update.bytes += kF * (n * x + n * y) - kF * weights;
+    w.zero_grad.bytes -= kF * weights;
+    lw.backward_weights = {n * y, kF * (n * y + y)};  // db += Σ_n dy: reads dy, writes db
+  }
   return w;
 }
 

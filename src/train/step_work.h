@@ -28,6 +28,10 @@ struct LayerWork {
   bool fused = false;  // a ReLU done by the layer before it: no forward of its own
   bool view = false;   // a reshape (flatten) the model aliases: no work in either pass
   bool relu_backward_folded = false;  // a ReLU whose backward the max-pool after it does
+  // A dense layer whose weight gradient the optimizer builds from dy and x inside its update
+  // (Layer::defers_weight_grad_at): backward_weights is then the bias gradient alone, and
+  // the FLOPs of dyᵀ·x are counted in StepWork::update.
+  bool weight_grad_in_update = false;
   Work forward, backward_data, backward_weights;
 };
 

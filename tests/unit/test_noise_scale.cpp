@@ -200,7 +200,8 @@ GradNormSample independent_norms(Model& m, const Dataset& d, const std::vector<i
 
 TEST(NoiseScale, ProbeMatchesSeparatePassesWithDeferralOnAndLeavesTheModelAsItWas) {
   const Dataset d = make_synthetic(64, /*seed=*/5);
-  // 1 and 4 are where the trainer's deferral leaves dense weight gradients as factors; 16 is not.
+  // The trainer's deferral leaves dense weight gradients as factors at every batch; the probe
+  // must switch it off for its own passes and restore it.
   for (int64_t b_small : {1, 4, 16}) {
     for (auto backend : {kernels::Backend::Reference, kernels::Backend::OneDnn}) {
       Model probed("tiny", kIn, 10, backend, kModelSeed),

@@ -2,9 +2,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <vector>
 
 #include "batchscope/error.h"
 #include "batchscope/optimizer.h"
+#include "core/rng.h"
 
 namespace batchscope {
 namespace {
@@ -80,6 +82,66 @@ TEST(Optimizer, AdamMatchesTorch) {
   EXPECT_NEAR(w, 0.987337, 2e-6);
   ASSERT_EQ(opt.state().size(), 2u);
   EXPECT_EQ(opt.state()[0].first, "exp_avg");
+}
+
+// A step whose gradient comes as factors (LowRankGrad) against the same step on the
+// materialised gradient, over a matrix wide enough for several panels and threads, with
+// dense parameters before and after the low-rank range.
+TEST(Optimizer, LowRankStepMatchesThePlainStepAcrossPanels) {
+  constexpr int64_t kBefore = 37, kRows = 130, kCols = 9216 + 37, kAfter = 11;
+  const int64_t n = kBefore + kRows * kCols + kAfter;
+  for (int64_t batch : {1, 64, 300}) {
+    for (auto kind : {OptimizerKind::Sgd, OptimizerKind::Adam}) {
+      SCOPED_TRACE("batch " + std::to_string(batch) + " " + to_string(kind));
+      Rng rng(derive_seed(3, static_cast<uint64_t>(batch), 0));
+      std::vector<float> dy(static_cast<size_t>(batch * kRows)), x(static_cast<size_t>(batch * kCols));
+      for (float& v : dy) v = rng.uniform(-1.0f, 1.0f);
+      for (float& v : x) v = rng.uniform(-1.0f, 1.0f);
+      std::vector<float> w(static_cast<size_t>(n)), g(static_cast<size_t>(n));
+      for (float& v : w) v = rng.uniform(-1.0f, 1.0f);
+      for (float& v : g) v = rng.uniform(-1.0f, 1.0f);
+      // The materialised gradient of the low-rank range, in double.
+      std::vector<float> g_plain = g;
+      for (int64_t r = 0; r < kRows; ++r)
+        for (int64_t j = 0; j < kCols; ++j) {
+          double s = 0;
+          for (int64_t b = 0; b < batch; ++b)
+            s += static_cast<double>(dy[static_cast<size_t>(b * kRows + r)]) * x[static_cast<size_t>(b * kCols + j)];
+          g_plain[static_cast<size_t>(kBefore + r * kCols + j)] = static_cast<float>(s);
+        }
+      OptimizerConfig c;
+      c.kind = kind;
+      c.lr = kind == OptimizerKind::Sgd ? 0.01 : 1e-3;
+      c.weight_decay = 1e-3;
+      Optimizer fused(c, n), plain(c, n);
+      std::vector<float> w_fused = w, w_plain = w;
+      const LowRankGrad f{kBefore, kRows, kCols, batch, dy.data(), x.data()};
+      for (int step = 0; step < 2; ++step) {
+        fused.step(w_fused.data(), g.data(), c.lr, {&f, 1});
+        plain.step(w_plain.data(), g_plain.data(), c.lr);
+      }
+      // Adam's step is about ±lr wherever the gradient is near zero, whatever its rounding,
+      // so its weights are ill-conditioned to compare; its moments are linear in the
+      // gradient (and its square) and must agree, as SGD's weights and momentum must.
+      // Each gradient element is a float sum of `batch` products of size <= 1: its rounding
+      // error grows with the batch (the weights take it about 4x: two Nesterov steps of
+      // g + mu·m); a wrong row or column would be off by O(1).
+      const double tol = 2e-7 * static_cast<double>(batch);
+      if (kind == OptimizerKind::Sgd) {
+        for (int64_t i = 0; i < n; ++i)
+          ASSERT_NEAR(w_fused[static_cast<size_t>(i)], w_plain[static_cast<size_t>(i)],
+                      5 * c.lr * tol + 3e-7 * std::fabs(w_plain[static_cast<size_t>(i)]))
+              << "parameter " << i;
+      }
+      const auto sf = fused.state(), sp = plain.state();
+      ASSERT_EQ(sf.size(), sp.size());
+      for (size_t k = 0; k < sf.size(); ++k)
+        for (int64_t i = 0; i < n; ++i) {
+          const float a = (*sf[k].second)[static_cast<size_t>(i)], b = (*sp[k].second)[static_cast<size_t>(i)];
+          ASSERT_NEAR(a, b, k == 1 ? 20 * tol * (1 + std::fabs(b)) : tol) << sf[k].first << " " << i;
+        }
+    }
+  }
 }
 
 TEST(Schedule, WarmupThenShapes) {
