@@ -61,6 +61,10 @@ class Layer {
   // own backward (max-pool: a window whose maximum is not positive routes no gradient), so
   // the model can skip the separate ReLU-backward pass. Returns false if it cannot.
   virtual bool absorb_relu_backward() { return false; }
+  // Asks the layer, whose output a ReLU it fused takes, to apply that ReLU's backward mask
+  // in its own backward, where its input gradient is not needed (the model's first layer):
+  // a convolution over one channel does it inside its weight gradient. False if it cannot.
+  virtual bool absorb_following_relu_backward() { return false; }
   // Channel-blocked activations (docs/performance.md): whether the layer takes its input,
   // and gives its output, blocked by b channels; the model then tells it the blocks it chose
   // (0: plain). keeps_layout: an element-wise layer whose output has its input's layout.

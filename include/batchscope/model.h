@@ -66,8 +66,11 @@ class Model {
   const std::vector<Shape>& sample_shapes() const { return sample_shapes_; }
   // Layer i is a ReLU whose work the layer before it does (its forward is skipped).
   bool fused(size_t i) const { return fused_[i]; }
-  // Layer i is a ReLU whose backward the layer after it does (a max-pool); it is skipped.
+  // Layer i is a ReLU whose backward another layer does; it is skipped. The one that does it:
+  // the layer after it (a max-pool, masking its windows) or the one before (the first layer,
+  // a one-channel convolution, masking its weight gradient's dy); -1 if none.
   bool relu_backward_folded(size_t i) const { return relu_bwd_folded_[i]; }
+  int relu_backward_absorber(size_t i) const { return relu_bwd_absorber_[i]; }
   // The layout of layer i's input (i == layers().size(): the output): 0 plain, else the
   // channel block (kernels.h); chosen at construction for the model's kernel table.
   int64_t activation_block(size_t i) const { return blocks_[i]; }
@@ -118,6 +121,7 @@ class Model {
   // relu_bwd_folded_[i]: layer i is a ReLU whose backward layer i+1 applies; like a view
   // layer, its input gradient dacts_[i] is then a view of its output gradient dacts_[i+1].
   std::vector<bool> relu_bwd_folded_;
+  std::vector<int> relu_bwd_absorber_;  // see relu_backward_absorber()
   // Layer i's backward is skipped and its input gradient aliases its output gradient.
   bool passes_gradient_through(size_t i) const;
   std::vector<int64_t> blocks_;  // activation_block(i)

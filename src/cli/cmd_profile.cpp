@@ -68,8 +68,10 @@ std::vector<ProfileRow> profile_rows(const StepProfile& p, const StepWork& w, co
                       t.backward_weights_ms, lw.backward_weights});
     else if (lw.backward_weights.flops > 0 || t.backward_weights_ms > 0)
       rows.push_back({name, "backward-weights", t.backward_weights_ms, lw.backward_weights});
-    if (lw.relu_backward_folded)
+    if (lw.relu_backward_folded_into == "max-pool")
       rows.push_back({name, "backward-data (folded into the max-pool's backward)", 0, {}});
+    else if (!lw.relu_backward_folded_into.empty())
+      rows.push_back({name, "backward-data (folded into the convolution's backward-weights)", 0, {}});
     else if (lw.backward_data.bytes > 0 || t.backward_data_ms > 0)
       rows.push_back({name, "backward-data", t.backward_data_ms, lw.backward_data});
   }

@@ -45,6 +45,11 @@ using Conv2dBwdData = void (*)(float* dx, const float* dy, const float* w, const
 // dw: [K,C,R,S] accumulate; db: [K] accumulate or nullptr; dy: [N,K,P,Q]; x: [N,C,H,W].
 using Conv2dBwdWeight = void (*)(float* dw, float* db, const float* dy, const float* x,
                                  const ConvShape& s);
+// As Conv2dBwdWeight for dy' = relu_y > 0 ? dy : 0: the backward of a ReLU after the
+// convolution folded in, where the convolution's own input gradient is not needed (the first
+// layer). relu_y: [N,K,P,Q], the convolution's output after its fused ReLU, laid out as dy.
+using Conv2dBwdWeightRelu = void (*)(float* dw, float* db, const float* dy, const float* relu_y,
+                                     const float* x, const ConvShape& s);
 
 // Dense (fully connected), PyTorch's nn.Linear: y = x·wᵀ + b.
 // y: [N,O] out, overwritten; x: [N,I]; w: [O,I]; b: [O] or nullptr. relu: fused post-op.
@@ -100,6 +105,7 @@ struct OpTable {
   Conv2dFwd conv2d_fwd;
   Conv2dBwdData conv2d_bwd_data;
   Conv2dBwdWeight conv2d_bwd_weight;
+  Conv2dBwdWeightRelu conv2d_bwd_weight_relu;
   DenseFwd dense_fwd;
   DenseBwdData dense_bwd_data;
   DenseBwdWeight dense_bwd_weight;

@@ -24,6 +24,7 @@ OpTable make_reference() {
       .conv2d_fwd = &ref::conv2d_fwd,
       .conv2d_bwd_data = &ref::conv2d_bwd_data,
       .conv2d_bwd_weight = &ref::conv2d_bwd_weight,
+      .conv2d_bwd_weight_relu = &ref::conv2d_bwd_weight_relu,
       .dense_fwd = &ref::dense_fwd,
       .dense_bwd_data = &ref::dense_bwd_data,
       .dense_bwd_weight = &ref::dense_bwd_weight,
@@ -46,6 +47,8 @@ OpTable make_onednn(std::string_view name) {
   t.conv2d_fwd = &onednn::conv2d_fwd<A, P>;
   t.conv2d_bwd_data = &onednn::conv2d_bwd_data<A, P>;
   t.conv2d_bwd_weight = &onednn::conv2d_bwd_weight<A, P>;
+  // The one-channel case oneDNN serves with a slow GEMM: a kernel of our own (cpu.h).
+  t.conv2d_bwd_weight_relu = &cpu::conv2d_bwd_weight_relu<&onednn::conv2d_bwd_weight<A, P>>;
   t.dense_fwd = &onednn::dense_fwd;
   t.dense_bwd_data = &onednn::dense_bwd_data;
   t.dense_bwd_weight = &onednn::dense_bwd_weight;

@@ -45,11 +45,18 @@ void Conv2d::forward(const Tensor& x, Tensor& y, const StepContext&) {
                    /*relu=*/relu_);
 }
 
-void Conv2d::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor& dx) {
+void Conv2d::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) {
   {
     TimedScope t(Phase::BackwardWeights);
-    ops_->conv2d_bwd_weight(params_[0].grad.data(), params_[1].grad.data(), dy.data(), x.data(),
-                            s_);
+    if (relu_bwd_folded_) {
+      // dy is the ReLU's output gradient; y, this layer's output after the fused ReLU, is its mask.
+      BS_CHECK(dx.empty(), "conv2d: a folded ReLU backward leaves no input gradient to compute");
+      ops_->conv2d_bwd_weight_relu(params_[0].grad.data(), params_[1].grad.data(), dy.data(),
+                                   y.data(), x.data(), s_);
+    } else {
+      ops_->conv2d_bwd_weight(params_[0].grad.data(), params_[1].grad.data(), dy.data(), x.data(),
+                              s_);
+    }
   }
   // The first layer's input gradient is never used; the model passes an empty dx for it.
   if (!dx.empty()) {

@@ -31,11 +31,15 @@ class Conv2d final : public Layer {
     s_.x_block = in_block;
     s_.y_block = out_block;
   }
+  // Only over a one-channel input (the op table's conv2d_bwd_weight_relu has its own kernel
+  // there; elsewhere a separate mask pass is as fast) and with the ReLU fused forward.
+  bool absorb_following_relu_backward() override { return relu_bwd_folded_ = relu_ && s_.C == 1; }
   static std::vector<LayerTestConfig> test_configs();
 
  private:
   kernels::ConvShape s_{};
   bool relu_ = false;  // ReLU fused into the output (Model::Model decides)
+  bool relu_bwd_folded_ = false;  // that ReLU's backward done by backward() (Model::Model decides)
   std::vector<Param> params_;  // weight [K,C,R,S], bias [K]
 };
 

@@ -103,9 +103,19 @@ Model::Model(std::string_view name_or_spec, const Shape& in_sample, int64_t num_
       fused_[i] = true;
   choose_activation_layouts();
   relu_bwd_folded_.assign(layers_.size(), false);
+  relu_bwd_absorber_.assign(layers_.size(), -1);
   for (size_t i = 0; i + 1 < layers_.size(); ++i)
-    if (layers_[i]->kind() == "relu" && layers_[i + 1]->absorb_relu_backward())
+    if (layers_[i]->kind() == "relu" && layers_[i + 1]->absorb_relu_backward()) {
       relu_bwd_folded_[i] = true;
+      relu_bwd_absorber_[i] = static_cast<int>(i + 1);
+    }
+  // The first layer computes no input gradient, so a ReLU it fused can be masked inside its
+  // weight gradient (a layer-1 ReLU that a max-pool after it already absorbs is left there).
+  if (layers_.size() > 1 && fused_[1] && !relu_bwd_folded_[1] &&
+      layers_[0]->absorb_following_relu_backward()) {
+    relu_bwd_folded_[1] = true;
+    relu_bwd_absorber_[1] = 0;
+  }
 
   // One flat buffer for all parameters, one for all gradients; layers get views.
   int64_t total = 0;

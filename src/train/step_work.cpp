@@ -11,12 +11,15 @@ constexpr double kF = sizeof(float);
 
 // One layer at batch n. x, y: input and output elements per sample; p: parameters (weights
 // and bias); macs: forward multiply-adds per sample.
-LayerWork layer_work(const Layer& l, bool fused, bool relu_folded, bool absorbs_relu, bool first,
-                     double n, double x, double y, double p) {
+// absorbs_relu: the ReLU before it (a max-pool) or after it (a first convolution) has its
+// backward done here.
+LayerWork layer_work(const Layer& l, bool fused, const std::string& relu_folded_into, bool absorbs_relu,
+                     bool first, double n, double x, double y, double p) {
   LayerWork w;
   w.spec = l.spec();
   w.fused = fused;
-  w.relu_backward_folded = relu_folded;
+  w.relu_backward_folded_into = relu_folded_into;
+  const bool relu_folded = !relu_folded_into.empty();
   w.view = l.is_view();
   if (w.view) return w;
   const std::string_view kind = l.kind();
@@ -28,6 +31,8 @@ LayerWork layer_work(const Layer& l, bool fused, bool relu_folded, bool absorbs_
     w.backward_weights = {2 * n * macs, kF * (n * x + n * y + p)};
     // The first layer's input gradient is never computed.
     if (!first) w.backward_data = {2 * n * macs, kF * (n * y + n * x + p)};
+    // A folded ReLU: its mask (this layer's output) is read and applied to dy, once per element.
+    if (absorbs_relu) w.backward_weights += Work{n * y, kF * n * y};
   } else if (kind == "relu") {
     if (!fused) w.forward = {n * x, kF * 2 * n * x};
     if (!relu_folded) w.backward_data = {n * x, kF * 3 * n * x};  // reads y (the mask) and dy, writes dx
@@ -76,8 +81,14 @@ StepWork step_work(const Model& m, int64_t batch, int optimizer_slots) {
     double p = 0;
     // params() hands out mutable views, hence non-const; only the shapes are read here.
     for (const Param& prm : const_cast<Layer&>(l).params()) p += static_cast<double>(prm.shape.numel());
-    const bool absorbs = i > 0 && m.relu_backward_folded(i - 1);
-    w.layers.push_back(layer_work(l, m.fused(i), m.relu_backward_folded(i), absorbs, i == 0, n,
+    const int me = static_cast<int>(i);
+    const bool absorbs = (i > 0 && m.relu_backward_absorber(i - 1) == me) ||
+                         (i + 1 < m.layers().size() && m.relu_backward_absorber(i + 1) == me);
+    std::string folded_into;
+    if (m.relu_backward_folded(i))
+      folded_into = m.layers()[static_cast<size_t>(m.relu_backward_absorber(i))]->kind() == "maxpool2d"
+                        ? "max-pool" : std::string(m.layers()[static_cast<size_t>(m.relu_backward_absorber(i))]->kind());
+    w.layers.push_back(layer_work(l, m.fused(i), folded_into, absorbs, i == 0, n,
                                   static_cast<double>(shapes[i].numel()),
                                   static_cast<double>(shapes[i + 1].numel()), p));
   }

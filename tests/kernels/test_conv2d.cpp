@@ -362,6 +362,56 @@ TEST_P(ConvVariant, BlockedActivationsMatchPlainRef) {
     }
 }
 
+// The weight gradient with the ReLU after the convolution folded in (conv2d_bwd_weight_relu):
+// against ref's weight gradient of the masked dy, with dy and the mask in every layout the
+// model can give. One-channel shapes take the fast tables' own kernel (filter widths 1-5 and
+// 7, rows in register passes, stride, pad, odd sizes, K of one and several blocks, batch 1);
+// the others (C > 1, width 6, K not a whole block) its masked fallback. The mask has runs of
+// zeros and exact zeros, as a ReLU's output does.
+TEST_P(ConvVariant, WeightGradientWithFoldedReluMatchesRefOfMaskedDy) {
+  const OpTable& t = *table()[0];
+  const ConvShape shapes[] = {{3, 1, 28, 28, 32, 3, 3, 1, 1, 0, 0},  // mnist-cnn's conv1
+                              {1, 1, 28, 28, 16, 3, 3, 1, 1, 0, 0},  // batch 1
+                              {2, 1, 9, 11, 16, 5, 5, 2, 2, 2, 2},   // 5x5, stride, pad
+                              {2, 1, 12, 10, 48, 7, 7, 1, 1, 3, 3},  // 7 rows: passes of rows
+                              {2, 1, 6, 7, 16, 2, 2, 1, 1, 1, 1},    // even width, pad
+                              {2, 1, 6, 6, 16, 1, 1, 1, 1, 0, 0},    // 1x1
+                              {2, 1, 13, 13, 24, 4, 4, 3, 3, 0, 0},  // 24 = 3 blocks of 8
+                              {2, 1, 9, 9, 16, 6, 6, 1, 1, 0, 0},    // width 6: fallback
+                              {2, 2, 8, 8, 16, 3, 3, 1, 1, 0, 0},    // two channels: fallback
+                              {2, 1, 8, 8, 12, 3, 3, 1, 1, 0, 0}};   // 12: no whole block
+  for (const ConvShape& plain : shapes)
+    for (int64_t yb : {0, 8, 16}) {
+      if (yb != 0 && plain.K % yb != 0) continue;
+      ConvShape g = plain;
+      g.y_block = yb;
+      const ConvData d(plain);
+      const int64_t PQ = g.P() * g.Q();
+      std::vector<float> relu_y = random_floats(y_size(g), /*seed=*/15);
+      for (size_t i = 0; i < relu_y.size(); ++i)
+        relu_y[i] = i % 7 == 3 ? 0.0f : std::max(relu_y[i], 0.0f);
+      std::vector<float> masked(d.dy.size());
+      for (size_t i = 0; i < masked.size(); ++i) masked[i] = relu_y[i] > 0.0f ? d.dy[i] : 0.0f;
+      std::vector<float> dy_in = d.dy, y_in = relu_y;
+      if (yb) {
+        kernels::block_channels(dy_in.data(), d.dy.data(), g.N, g.K, PQ, yb);
+        kernels::block_channels(y_in.data(), relu_y.data(), g.N, g.K, PQ, yb);
+      }
+      std::vector<float> dw_want(w_size(g), 0.5f), dw(w_size(g), 0.5f);
+      std::vector<float> db_want(static_cast<size_t>(g.K), 0.25f), db(static_cast<size_t>(g.K), 0.25f);
+      kernels::ref::conv2d_bwd_weight(dw_want.data(), db_want.data(), masked.data(), d.x.data(), plain);
+      t.conv2d_bwd_weight_relu(dw.data(), db.data(), dy_in.data(), y_in.data(), d.x.data(), g);
+      const auto wtol = test::conv_tolerance(t, g.N * PQ + 1);
+      const std::string extra = " y_block=" + std::to_string(yb);
+      EXPECT_TRUE(test::all_close(dw, dw_want, wtol, describe("conv2d_bwd_weight_relu(dw)", t.name, to_string(g), extra), w_dims(g)));
+      EXPECT_TRUE(test::all_close(db, db_want, wtol, describe("conv2d_bwd_weight_relu(db)", t.name, to_string(g), extra), b_dims(g)));
+      // Without a bias gradient too.
+      std::vector<float> dw2(w_size(g), 0.5f);
+      t.conv2d_bwd_weight_relu(dw2.data(), nullptr, dy_in.data(), y_in.data(), d.x.data(), g);
+      EXPECT_TRUE(test::all_close(dw2, dw_want, wtol, describe("conv2d_bwd_weight_relu(dw, no db)", t.name, to_string(g), extra), w_dims(g)));
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(Every, ConvVariant,
                          ::testing::Range<size_t>(0, kernels::variants().size()),
                          [](const ::testing::TestParamInfo<size_t>& info) {

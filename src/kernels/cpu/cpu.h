@@ -4,6 +4,7 @@
 // (no reductions cross threads). Softmax-xent is tiny ([N,10]) and stays on ref.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "kernels/kernels.h"
 
@@ -19,5 +20,26 @@ void maxpool2d_fwd(float* y, int32_t* argmax, const float* x, const PoolShape& g
 // dx: [N,C,H,W] out, overwritten.  dy: [N,C,P,Q] in.  argmax: [N,C,P,Q] in.
 void maxpool2d_bwd(float* dx, const float* dy, const int32_t* argmax, const float* relu_y,
                    const PoolShape& g);
+
+// The weight gradient of a convolution over a one-channel input with the ReLU after it
+// folded in (kernels.h: Conv2dBwdWeightRelu), for channel-blocked dy (y_block 8 or 16) and
+// filter widths 1-5 and 7. Returns false, touching nothing, where it does not apply.
+bool conv2d_bwd_weight_relu_c1(float* dw, float* db, const float* dy, const float* relu_y,
+                               const float* x, const ConvShape& g);
+// out[i] = relu_y[i] > 0 ? dy[i] : 0 (a ReLU's backward into a separate buffer).
+void relu_mask(float* out, const float* dy, const float* relu_y, int64_t n);
+
+// Conv2dBwdWeightRelu for a fast table: the kernel above where it applies, else dy masked into
+// a scratch buffer and the table's own weight gradient `Fallback`.
+template <Conv2dBwdWeight Fallback>
+void conv2d_bwd_weight_relu(float* dw, float* db, const float* dy, const float* relu_y,
+                            const float* x, const ConvShape& g) {
+  if (conv2d_bwd_weight_relu_c1(dw, db, dy, relu_y, x, g)) return;
+  thread_local std::vector<float> masked;
+  const int64_t n = g.N * g.K * g.P() * g.Q();
+  masked.resize(static_cast<size_t>(n));
+  relu_mask(masked.data(), dy, relu_y, n);
+  Fallback(dw, db, masked.data(), x, g);
+}
 
 }  // namespace batchscope::kernels::cpu

@@ -2,6 +2,7 @@
 // respect to the input, gradient with respect to filter and bias. Each output element is one
 // double-precision sum written exactly as the formula; no im2col, no blocking, no threads.
 #include <algorithm>
+#include <vector>
 
 #include "batchscope/error.h"
 #include "kernels/ref/plain_copy.h"
@@ -156,6 +157,14 @@ void conv2d_bwd_weight(float* dw, float* db, const float* dy, const float* x, co
   const PlainCopy pdy(dy, g.N, g.K, g.P() * g.Q(), g.y_block, true);
   const PlainCopy px(x, g.N, g.C, g.H * g.W, g.x_block, true);
   conv2d_bwd_weight_plain(dw, db, pdy.p, px.p, plain(g));
+}
+
+void conv2d_bwd_weight_relu(float* dw, float* db, const float* dy, const float* relu_y,
+                            const float* x, const ConvShape& g) {
+  const int64_t n = g.N * g.K * g.P() * g.Q();
+  std::vector<float> masked(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) masked[static_cast<size_t>(i)] = relu_y[i] > 0.0f ? dy[i] : 0.0f;
+  conv2d_bwd_weight(dw, db, masked.data(), x, g);
 }
 
 }  // namespace batchscope::kernels::ref

@@ -25,6 +25,9 @@ void conv2d_bwd_data(float* dx, const float* dy, const float* w, const ConvShape
 // dw: [K,C,R,S] out, accumulate.  db: [K] out, accumulate, or nullptr.
 // dy: [N,K,P,Q] in.  x: [N,C,H,W] in.
 void conv2d_bwd_weight(float* dw, float* db, const float* dy, const float* x, const ConvShape& g);
+// The definition of Conv2dBwdWeightRelu: dy masked by relu_y > 0, then conv2d_bwd_weight.
+void conv2d_bwd_weight_relu(float* dw, float* db, const float* dy, const float* relu_y,
+                            const float* x, const ConvShape& g);
 
 // y: [N,O] out, overwritten.  x: [N,I] in.  w: [O,I] in.  b: [O] in, or nullptr.
 void dense_fwd(float* y, const float* x, const float* w, const float* b, int64_t N, int64_t I,
