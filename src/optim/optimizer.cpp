@@ -139,6 +139,7 @@ void Optimizer::step(float* w, const float* g, double lr_d,
       alignas(64) float g_block[optim::kTileRows * kBlockCols];
       thread_local std::vector<float> x_packed;
       x_packed.resize(static_cast<size_t>(f.batch * panel_padded));
+      float* const xp = x_packed.data();  // once: each use of a thread_local goes through its wrapper
       int64_t packed_panel = -1;
       // Static over (panel, row block) flattened: a thread's share is one contiguous run, so
       // it packs each of its panels once.
@@ -147,15 +148,15 @@ void Optimizer::step(float* w, const float* g, double lr_d,
         for (int64_t rb = 0; rb < row_blocks; ++rb) {
           const int64_t j0 = p * panel, nc = std::min(panel, f.cols - j0);
           if (p != packed_panel) {
-            optim::pack_x(x_packed.data(), f, j0, nc);
+            optim::pack_x(xp, f, j0, nc);
             packed_panel = p;
           }
           const int64_t r0 = rb * optim::kTileRows, nr = std::min(optim::kTileRows, f.rows - r0);
           const float* dyp = dy_packed_.data() + rb * optim::kTileRows * f.batch;
-          // kBlockTiles tiles at a time: an 8 KiB block of g that the update reads from L1.
+          // kBlockTiles tiles at a time: a block of g (at most 8 KiB) the update reads from L1.
           for (int64_t t0 = 0; t0 < optim::tiles_of(nc, optim::kTileCols); t0 += kBlockTiles) {
             const int64_t c0 = t0 * optim::kTileCols, cn = std::min(kBlockTiles * optim::kTileCols, nc - c0);
-            optim::low_rank_block(g_block, kBlockCols, dyp, x_packed.data() + t0 * f.batch * optim::kTileCols,
+            optim::low_rank_block(g_block, kBlockCols, dyp, xp + t0 * f.batch * optim::kTileCols,
                                   f.batch, optim::tiles_of(cn, optim::kTileCols));
             for (int64_t r = 0; r < nr; ++r) {
               const int64_t o = f.offset + (r0 + r) * f.cols + j0 + c0;
