@@ -24,6 +24,11 @@ struct TrainConfig {
   // The schedule's horizon in steps; 0: epochs × steps per epoch. Time to accuracy sets it
   // to a budget that need not be whole epochs.
   int64_t schedule_steps = 0;
+  // Each step's gradient as this many shards of batch_size / grad_shards images, one after
+  // another, each the gradient of its shard's mean loss, summed in shard order and divided
+  // by the count: what that many data-parallel ranks compute and allreduce, in one process.
+  // Must divide batch_size. 1: the whole batch at once.
+  int64_t grad_shards = 1;
 };
 
 struct EvalResult {
@@ -73,6 +78,10 @@ class Trainer {
 
  private:
   int64_t schedule_horizon() const;
+  // Fills the model's input and labels_ with rows[0..n), forward, loss, backward into grads();
+  // returns the shard's mean loss and adds its right predictions to *correct.
+  double forward_backward(const int64_t* rows, int64_t n, int32_t* labels, uint64_t dropout_seed,
+                          int64_t* correct);
   Model& m_;
   TrainConfig cfg_;
   const Dataset& data_;
@@ -82,6 +91,7 @@ class Trainer {
   std::vector<int64_t> perm_;
   std::vector<int32_t> labels_;
   Tensor probs_, dlogits_;
+  std::vector<float> shard_sum_;  // grad_shards > 1: the gradients summed so far this step
 };
 
 // The learning rate `--lr auto` picks (docs/training.md): SGD 0.05 at batch 64, scaled

@@ -62,6 +62,7 @@ int cmd_train(int argc, char** argv) {
   f.add("mean", "0.1307", "input normalisation: (pixel/255 - mean) / std (MNIST's values)");
   f.add("std", "0.3081", "input normalisation standard deviation");
   f.add("limit", "0", "train on only the first N training images (0 = all)");
+  f.add("grad-shards", "1", "compute each step's gradient as R shards of batch/R images summed in order, as R data-parallel ranks do (R must divide --batch-size)");
   add_compute_flags(f);
   f.add("save", "", "checkpoint file (.safetensors) written after every epoch");
   f.add("max-memory", "available",
@@ -148,6 +149,10 @@ int cmd_train(int argc, char** argv) {
     cfg.optim.lr = f.str("lr") == "auto" ? default_learning_rate(cfg.optim.kind, cfg.batch_size)
                                          : f.dbl("lr", 1e-12, 1e3);
   }
+  cfg.grad_shards = f.i64("grad-shards", 1, 1 << 20);
+  if (cfg.batch_size % cfg.grad_shards != 0)
+    throw UsageError("--grad-shards: " + std::to_string(cfg.grad_shards) + " does not divide --batch-size " +
+                     std::to_string(cfg.batch_size) + "; expected a divisor of it (each shard is batch / shards images)");
   if (cfg.batch_size > train.images.n)
     throw UsageError("--batch-size: " + std::to_string(cfg.batch_size) +
                      " is larger than the training set (" + std::to_string(train.images.n) +
@@ -177,7 +182,7 @@ int cmd_train(int argc, char** argv) {
                "batchscope train: model %s (%lld parameters, %.2f MFLOP forward per image)\n"
                "  spec %s\n"
                "  data %lld train / %lld test images of %lldx%lld (%s)\n"
-               "  batch %lld, %lld steps per epoch, %lld epoch(s)%s\n"
+               "  batch %lld%s, %lld steps per epoch, %lld epoch(s)%s\n"
                "  %s lr %g momentum %g%s weight-decay %g, schedule %s, warm-up %lld steps\n"
                "  seed %llu, %d thread(s), back-end %s, conv %s\n",
                f.str("model").c_str(), static_cast<long long>(model.num_params()),
@@ -185,6 +190,7 @@ int cmd_train(int argc, char** argv) {
                static_cast<long long>(train.images.n), static_cast<long long>(test.images.n),
                static_cast<long long>(train.images.h), static_cast<long long>(train.images.w),
                train.name.c_str(), static_cast<long long>(cfg.batch_size),
+               cfg.grad_shards > 1 ? (" in " + std::to_string(cfg.grad_shards) + " gradient shards").c_str() : "",
                static_cast<long long>(trainer.steps_per_epoch()), static_cast<long long>(cfg.epochs),
                resume_path.empty() ? "" : (", resuming after epoch " + std::to_string(resumed.epoch)).c_str(),
                to_string(cfg.optim.kind).c_str(), cfg.optim.lr, cfg.optim.momentum,

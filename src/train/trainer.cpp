@@ -88,10 +88,14 @@ Trainer::Trainer(Model& m, const TrainConfig& cfg, const Dataset& train)
     throw UsageError("--batch-size: " + std::to_string(cfg_.batch_size) +
                      " is out of range; expected 1 to " + std::to_string(train.images.n) +
                      " (the training set's size)");
+  if (cfg_.grad_shards < 1 || cfg_.batch_size % cfg_.grad_shards != 0)
+    throw UsageError("--grad-shards: " + std::to_string(cfg_.grad_shards) + " does not divide --batch-size " +
+                     std::to_string(cfg_.batch_size) + "; expected a divisor of it (each shard is batch / shards images)");
   steps_per_epoch_ = train.images.n / cfg_.batch_size;
   enable_flush_denormals();
   labels_.resize(static_cast<size_t>(cfg_.batch_size));
-  m_.set_defer_weight_grads(true);
+  // Shards sum materialised gradients, so the dense layers must write theirs.
+  m_.set_defer_weight_grads(cfg_.grad_shards == 1);
 }
 
 void Trainer::set_position(int64_t epoch, int64_t step) {
@@ -107,26 +111,26 @@ int64_t Trainer::schedule_horizon() const {
   return cfg_.schedule_steps > 0 ? cfg_.schedule_steps : cfg_.epochs * steps_per_epoch_;
 }
 
-double Trainer::train_step(const int64_t* rows, int64_t* correct) {
-  const int64_t B = cfg_.batch_size, L = m_.num_classes();
-  TimedScope step_scope(Phase::Step);
-  m_.reshape(B);
+double Trainer::forward_backward(const int64_t* rows, int64_t n, int32_t* labels,
+                                 uint64_t dropout_seed, int64_t* correct) {
+  const int64_t L = m_.num_classes();
+  m_.reshape(n);
   {
     TimedScope t(Phase::Data);
-    fill_batch(m_.input().data(), labels_.data(), data_, rows, B, cfg_.norm);
+    fill_batch(m_.input().data(), labels, data_, rows, n, cfg_.norm);
   }
   {
     TimedScope t(Phase::ZeroGrad);
     m_.zero_grad();
   }
-  StepContext ctx{/*training=*/true, derive_seed(cfg_.seed, kDropoutStream, static_cast<uint64_t>(step_))};
+  StepContext ctx{/*training=*/true, dropout_seed};
   TimedScope fwd_scope(Phase::Forward);
   const Tensor& logits = m_.forward(ctx);
   fwd_scope.stop();
   probs_.resize(logits.shape());
   dlogits_.resize(logits.shape());
   TimedScope loss_scope(Phase::Loss);
-  const double loss = m_.ops().softmax_xent_fwd(probs_.data(), logits.data(), labels_.data(), B, L);
+  const double loss = m_.ops().softmax_xent_fwd(probs_.data(), logits.data(), labels, n, L);
   if (!std::isfinite(loss)) {
     const std::string where = m_.first_non_finite();
     char lr[32];
@@ -138,13 +142,43 @@ double Trainer::train_step(const int64_t* rows, int64_t* correct) {
                 "; try a lower --lr (now " + lr + ")");
   }
   int64_t c = 0;
-  for (int64_t i = 0; i < B; ++i) c += argmax(probs_.data() + i * L, L) == labels_[static_cast<size_t>(i)];
-  *correct = c;
-  m_.ops().softmax_xent_bwd(dlogits_.data(), probs_.data(), labels_.data(), B, L);
+  for (int64_t i = 0; i < n; ++i) c += argmax(probs_.data() + i * L, L) == labels[i];
+  *correct += c;
+  m_.ops().softmax_xent_bwd(dlogits_.data(), probs_.data(), labels, n, L);
   loss_scope.stop();
-  {
-    TimedScope t(Phase::Backward);
-    m_.backward(dlogits_);
+  TimedScope t(Phase::Backward);
+  m_.backward(dlogits_);
+  return loss;
+}
+
+double Trainer::train_step(const int64_t* rows, int64_t* correct) {
+  const int64_t B = cfg_.batch_size, R = cfg_.grad_shards;
+  TimedScope step_scope(Phase::Step);
+  const uint64_t step_seed = derive_seed(cfg_.seed, kDropoutStream, static_cast<uint64_t>(step_));
+  *correct = 0;
+  double loss = 0;
+  if (R == 1) {
+    loss = forward_backward(rows, B, labels_.data(), step_seed, correct);
+  } else {
+    // Shard s is rows [s·B/R, (s+1)·B/R), with its own dropout stream: exactly what rank s
+    // of R computes. The sum runs in shard order, then one scaling by 1/R.
+    const int64_t n = B / R;
+    const size_t P = static_cast<size_t>(m_.num_params());
+    shard_sum_.resize(P);
+    for (int64_t s = 0; s < R; ++s) {
+      loss += forward_backward(rows + s * n, n, labels_.data() + s * n,
+                               derive_seed(step_seed, kDropoutStream, static_cast<uint64_t>(s)), correct);
+      TimedScope t(Phase::Update);
+      const float* g = m_.grads().data();
+      if (s == 0) std::copy_n(g, P, shard_sum_.data());
+      else
+        for (size_t i = 0; i < P; ++i) shard_sum_[i] += g[i];
+    }
+    TimedScope t(Phase::Update);
+    const float inv = 1.0f / static_cast<float>(R);
+    float* g = m_.grads().data();
+    for (size_t i = 0; i < P; ++i) g[i] = shard_sum_[i] * inv;
+    loss /= static_cast<double>(R);
   }
   const double lr = scheduled_lr(cfg_.schedule, cfg_.optim.lr, step_,
                                  schedule_horizon(), steps_per_epoch_);

@@ -104,6 +104,9 @@ TEST_F(Cli, UsageErrorsExitTwoNamingTheFlag) {
   expect_cli_error(run_cli(tmp, "train --optimizer rmsprop" + data()), 2, {"--optimizer", "rmsprop"});
   expect_cli_error(run_cli(tmp, "train --backend gpu" + data()), 2, {"--backend", "gpu"});
   expect_cli_error(run_cli(tmp, "train --lr -1" + data()), 2, {"--lr"});
+  expect_cli_error(run_cli(tmp, "train --batch-size 20 --grad-shards 3" + data()), 2,
+                   {"--grad-shards", "does not divide --batch-size 20"});
+  expect_cli_error(run_cli(tmp, "train --grad-shards 0" + data()), 2, {"--grad-shards"});
   expect_cli_error(run_cli(tmp, "frobnicate"), 2, {"frobnicate"});
   expect_cli_error(run_cli(tmp, "eval --data " + tmp.path().string()), 2, {"--checkpoint"});
   expect_cli_error(run_cli(tmp, "train --max-memory 1 --batch-size 600" + data()), 2,

@@ -232,5 +232,64 @@ TEST(Training, LowRankWeightGradientsMatchThePlainPath) {
   }
 }
 
+// --grad-shards R: the step's gradient is the mean of R shard gradients, each the gradient of
+// its shard's mean loss, summed in shard order. Bit for bit what separate passes over the
+// shards give (the same kernels on the same shapes), which is what R data-parallel ranks
+// compute; and close to the whole batch at once, which sums in another order.
+TEST(Training, GradShardsAreTheMeanOfTheShardsGradientsBitForBit) {
+  const Dataset train = make_synthetic(64, 1);
+  for (auto b : {kernels::Backend::Reference, kernels::Backend::OneDnn}) {
+    SCOPED_TRACE(b == kernels::Backend::OneDnn ? "onednn" : "reference");
+    TrainConfig c = small_config();
+    c.batch_size = 8;
+    c.optim.lr = 0.0;  // the step leaves the weights alone: both models see the same ones
+    c.grad_shards = 2;
+    Model sharded(kSpec, kIn, 10, b, c.seed), by_hand(kSpec, kIn, 10, b, c.seed);
+    Trainer ts(sharded, c, train);
+    EXPECT_FALSE(sharded.defer_weight_grads()) << "shards must sum materialised gradients";
+    TrainConfig half = c;
+    half.batch_size = 4;
+    half.grad_shards = 1;
+    Trainer th(by_hand, half, train);
+    by_hand.set_defer_weight_grads(false);
+    const int64_t rows[8] = {3, 17, 0, 42, 8, 63, 21, 5};
+    int64_t correct = 0, c0 = 0, c1 = 0;
+    const double loss = ts.train_step(rows, &correct);
+    const std::vector<float> got(sharded.grads().data(), sharded.grads().data() + sharded.num_params());
+    const double l0 = th.train_step(rows, &c0);
+    const std::vector<float> g0(by_hand.grads().data(), by_hand.grads().data() + by_hand.num_params());
+    const double l1 = th.train_step(rows + 4, &c1);
+    const float* g1 = by_hand.grads().data();
+    for (size_t i = 0; i < got.size(); ++i)
+      ASSERT_EQ(got[i], (g0[i] + g1[i]) * 0.5f) << "parameter " << i;
+    EXPECT_EQ(loss, (l0 + l1) / 2);
+    EXPECT_EQ(correct, c0 + c1);
+  }
+}
+
+TEST(Training, GradShardsTrainLikeTheWholeBatch) {
+  const Dataset train = make_synthetic(96, 1);
+  TrainConfig c = small_config();
+  c.epochs = 1;
+  const std::vector<float> whole = train_weights(kernels::Backend::OneDnn, c, train);
+  for (int64_t shards : {2, 4, 16}) {
+    c.grad_shards = shards;
+    const std::vector<float> sharded = train_weights(kernels::Backend::OneDnn, c, train);
+    double max_diff = 0;
+    for (size_t i = 0; i < whole.size(); ++i) max_diff = std::max(max_diff, std::fabs(static_cast<double>(whole[i]) - sharded[i]));
+    EXPECT_LT(max_diff, 1e-4) << shards << " shards";
+    // Deterministic: the same shards twice give the same bits.
+    EXPECT_EQ(train_weights(kernels::Backend::OneDnn, c, train), sharded) << shards << " shards";
+  }
+  c.grad_shards = 3;  // does not divide 16
+  Model m(kSpec, kIn, 10, kernels::Backend::OneDnn, c.seed);
+  try {
+    Trainer t(m, c, train);
+    FAIL() << "expected a UsageError";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("--grad-shards: 3 does not divide --batch-size 16"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace batchscope
