@@ -2,10 +2,12 @@
 // every batchscope::Error into one line on stderr: exit 2 for usage errors, 1 otherwise.
 //   batchscope train --data data/mnist --model mnist-cnn --epochs 1
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <new>
 #include <string>
+#include <utility>
 
 #include "batchscope/error.h"
 #include "cli/commands.h"
@@ -30,6 +32,23 @@ void print_usage(FILE* out) {
       out);
 }
 
+// A launcher's world size from its environment: OpenMPI's mpirun (OMPI_COMM_WORLD_SIZE),
+// MPICH/Hydra and Intel MPI (PMI_SIZE). 0 when not started by one.
+struct Launch {
+  long size = 0, rank = 0;
+  const char* var = "";
+};
+Launch mpi_launch() {
+  const std::pair<const char*, const char*> vars[] = {{"OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK"},
+                                                       {"PMI_SIZE", "PMI_RANK"}};
+  for (auto [size_var, rank_var] : vars)
+    if (const char* v = std::getenv(size_var)) {
+      const char* r = std::getenv(rank_var);
+      return {std::strtol(v, nullptr, 10), r ? std::strtol(r, nullptr, 10) : 0, size_var};
+    }
+  return {};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -39,6 +58,17 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string cmd = argv[1];
+  // Started as one of several MPI ranks: this build trains in one process only, and R
+  // independent runs would each train the same model and overwrite each other's checkpoint
+  // and reports. Refuse before anything is read or written.
+  if (const Launch l = mpi_launch(); l.size > 1) {
+    std::fprintf(stderr,
+                 "error: batchscope was started as rank %ld of %ld MPI processes (%s=%ld), but this build "
+                 "has no data-parallel training: %ld independent runs would overwrite each other's outputs; "
+                 "run one process (without mpirun, or with -np 1)\n",
+                 l.rank, l.size, l.var, l.size, l.size);
+    return 2;
+  }
   try {
     if (cmd == "--help" || cmd == "-h" || cmd == "help") {
       print_usage(stdout);

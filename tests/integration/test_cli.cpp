@@ -244,6 +244,24 @@ TEST_F(Cli, ThreadsAboveTheCpusAreClampedWithAWarning) {
   EXPECT_EQ(r.err.find("warning", 30), std::string::npos) << r.err;
 }
 
+// Started as one of several MPI ranks (mpirun -np 2), a build without data-parallel training
+// must refuse before it reads or writes anything: two independent runs would each train and
+// overwrite the same checkpoint. One rank (mpirun -np 1) is an ordinary run.
+TEST_F(Cli, SeveralMpiRanksAreRefusedBeforeAnythingIsWritten) {
+  const std::string ckpt = tmp.file("ranks.safetensors");
+  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"}) {
+    ASSERT_EQ(setenv(var, "2", 1), 0);
+    const RunResult r = run_cli(tmp, "train" + data() + " --epochs 1 --save " + ckpt);
+    unsetenv(var);
+    expect_cli_error(r, 2, {"rank", "of 2 MPI processes", var, "one process"});
+    EXPECT_FALSE(std::filesystem::exists(ckpt)) << var;
+  }
+  ASSERT_EQ(setenv("OMPI_COMM_WORLD_SIZE", "1", 1), 0);
+  const RunResult one = run_cli(tmp, "models --json");
+  unsetenv("OMPI_COMM_WORLD_SIZE");
+  EXPECT_EQ(one.code, 0) << one.err;
+}
+
 // With oneDNN capped to AVX2 (as on a CPU without AVX-512), Winograd and bf16 are not offered:
 // asking for them is a usage error naming the flag, the feature and what to use instead;
 // auto falls back to direct, and `models` says why each variant is missing.
