@@ -11,9 +11,10 @@ set -euo pipefail
 
 # ocl-icd-opencl-dev: Debian's dnnl-config.cmake does find_package(OpenCL REQUIRED), yet it is only
 # a Recommends of libdnnl-dev, which --no-install-recommends skips.
+# openmpi-bin, libopenmpi-dev: data-parallel training (mpirun -np R build/batchscope train ...).
 packages=(build-essential cmake pkg-config libdnnl-dev ocl-icd-opencl-dev zlib1g-dev nlohmann-json3-dev
           libgtest-dev libgmock-dev googletest libbenchmark-dev libexpat1-dev ca-certificates
-          python3)
+          python3 openmpi-bin libopenmpi-dev)
 want_npm=0
 
 for arg in "$@"; do

@@ -76,6 +76,23 @@ class Trainer {
   // number of right predictions.
   double train_step(const int64_t* rows, int64_t* correct);
 
+  // Data parallelism: this process is rank `rank` of `ranks` (ranks divides batch_size). Each
+  // step it computes the gradient of its shard, rows [rank·B/R, (rank+1)·B/R) with shard
+  // `rank`'s dropout stream (as --grad-shards R does for every shard), then `allreduce` sums
+  // the flat gradient (n floats) and a few statistics (k doubles: the shard's mean loss, its
+  // right predictions, and whether a stop was requested here) over all ranks, in place; the
+  // gradient is divided by R and every rank takes the same optimizer step. A stop requested
+  // on any rank stops all of them after the same step.
+  using Allreduce = std::function<void(float* grads, int64_t n, double* stats, int64_t k)>;
+  void set_data_parallel(int rank, int ranks, Allreduce allreduce);
+  // Whether to stop after the last step: `local` (a signal here), or with several ranks what
+  // they agreed at that step, so that all of them stop at the same one.
+  bool stop_requested(const std::atomic<bool>* local) const {
+    return ranks_ > 1 ? ranks_stop_ : (local && local->load());
+  }
+  int rank() const { return rank_; }
+  int ranks() const { return ranks_; }
+
  private:
   int64_t schedule_horizon() const;
   // Fills the model's input and labels_ with rows[0..n), forward, loss, backward into grads();
@@ -92,6 +109,10 @@ class Trainer {
   std::vector<int32_t> labels_;
   Tensor probs_, dlogits_;
   std::vector<float> shard_sum_;  // grad_shards > 1: the gradients summed so far this step
+  int rank_ = 0, ranks_ = 1;
+  Allreduce allreduce_;
+  const std::atomic<bool>* stop_ = nullptr;  // train_epoch's, for the ranks' agreement
+  bool ranks_stop_ = false;                  // some rank asked to stop at the last step
 };
 
 // The learning rate `--lr auto` picks (docs/training.md): SGD 0.05 at batch 64, scaled

@@ -8,7 +8,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "batchscope/checkpoint.h"
@@ -18,6 +20,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/progress.h"
+#include "dist/comm.h"
 #include "kernels/kernels.h"
 
 namespace batchscope::cli {
@@ -38,6 +41,47 @@ void check_same(const Flags& f, const std::string& flag, const std::string& give
 }
 
 }  // namespace
+
+// Before the first collective: every rank must train the same model on the same data with
+// the same settings, or the allreduce would sum gradients of different things (or hang on
+// different sizes). One line from rank 0 naming the first rank and field that differ; every
+// rank exits 2 (they all see the same comparison, so none is left waiting).
+static void check_ranks_agree(const Model& model, const TrainConfig& c, const Dataset& train, const Trainer& t) {
+  char optim[256], sched[160];
+  std::snprintf(optim, sizeof optim, "%s lr %.17g momentum %.17g nesterov %d weight-decay %.17g betas %.17g %.17g eps %.17g",
+                to_string(c.optim.kind).c_str(), c.optim.lr, c.optim.momentum, c.optim.nesterov ? 1 : 0,
+                c.optim.weight_decay, c.optim.beta1, c.optim.beta2, c.optim.eps);
+  std::snprintf(sched, sizeof sched, "%s warmup %lld step-epochs %.17g gamma %.17g min %.17g",
+                to_string(c.schedule.kind).c_str(), static_cast<long long>(c.schedule.warmup_steps),
+                c.schedule.step_epochs, c.schedule.gamma, c.schedule.min_lr_ratio);
+  uint64_t data = dist::fingerprint(train.images.pixels.data(), train.images.pixels.size());
+  data = dist::fingerprint(train.labels.labels.data(), train.labels.labels.size() * sizeof(train.labels.labels[0]), data);
+  const std::pair<const char*, std::string> fields[] = {
+      {"model (--model)", model.spec()},
+      {"batch size (--batch-size)", std::to_string(c.batch_size)},
+      {"seed (--seed)", std::to_string(c.seed)},
+      {"optimizer (--optimizer, --lr, --momentum, --nesterov, --weight-decay)", optim},
+      {"schedule (--schedule, --warmup-steps, --step-epochs, --gamma)", sched},
+      {"epochs (--epochs)", std::to_string(c.epochs)},
+      {"normalisation (--mean, --std)", std::to_string(c.norm.mean) + " " + std::to_string(c.norm.std)},
+      {"kernel variant (--backend, --conv-algo, --precision)", std::string(model.ops().name)},
+      {"training data (--data, --train-images, --train-labels, --limit)",
+       std::to_string(train.images.n) + " " + std::to_string(data)},
+      {"position (--resume)", std::to_string(t.epoch()) + " " + std::to_string(t.step())},
+  };
+  const dist::World& w = dist::world();
+  for (const auto& [name, value] : fields) {
+    const std::vector<uint64_t> all = dist::allgather(dist::fingerprint(value));
+    for (int r = 1; r < w.size; ++r)
+      if (all[static_cast<size_t>(r)] != all[0]) {
+        if (w.rank == 0)
+          std::fprintf(stderr, "error: rank %d of %d differs from rank 0 in its %s; every rank must be started "
+                       "with the same flags and data\n", r, w.size, name);
+        dist::finalize();
+        std::exit(2);
+      }
+  }
+}
 
 int cmd_train(int argc, char** argv) {
   Flags f("train", "[flags]",
@@ -177,12 +221,28 @@ int cmd_train(int argc, char** argv) {
     load_checkpoint(resume_path, model, &trainer.optimizer());
     trainer.set_position(resumed.epoch, resumed.step);
   }
+  // Data parallel (mpirun -np R): rank 0 alone prints and writes; the others stay quiet.
+  const dist::World& world = dist::world();
+  const bool lead = world.rank == 0;
+  FILE* const info = lead ? stderr : std::fopen("/dev/null", "w");
+  if (world.parallel()) {
+    trainer.set_data_parallel(world.rank, world.size, [](float* g, int64_t n, double* stats, int64_t k) {
+      dist::allreduce_sum(g, n);
+      dist::allreduce_sum(stats, k);
+    });
+    check_ranks_agree(model, cfg, train, trainer);
+    // Rank 0's weights, optimizer state and position for everyone, so that no rank can start
+    // from its own (the checks above make them equal already; this makes it so).
+    dist::broadcast(model.params().data(), model.num_params() * static_cast<int64_t>(sizeof(float)));
+    for (auto& [name, buf] : trainer.optimizer().state())
+      dist::broadcast(buf->data(), static_cast<int64_t>(buf->size() * sizeof(float)));
+  }
 
-  std::fprintf(stderr,
+  std::fprintf(info,
                "batchscope train: model %s (%lld parameters, %.2f MFLOP forward per image)\n"
                "  spec %s\n"
                "  data %lld train / %lld test images of %lldx%lld (%s)\n"
-               "  batch %lld%s, %lld steps per epoch, %lld epoch(s)%s\n"
+               "  batch %lld%s%s, %lld steps per epoch, %lld epoch(s)%s\n"
                "  %s lr %g momentum %g%s weight-decay %g, schedule %s, warm-up %lld steps\n"
                "  seed %llu, %d thread(s), back-end %s, conv %s\n",
                f.str("model").c_str(), static_cast<long long>(model.num_params()),
@@ -191,6 +251,8 @@ int cmd_train(int argc, char** argv) {
                static_cast<long long>(train.images.h), static_cast<long long>(train.images.w),
                train.name.c_str(), static_cast<long long>(cfg.batch_size),
                cfg.grad_shards > 1 ? (" in " + std::to_string(cfg.grad_shards) + " gradient shards").c_str() : "",
+               world.parallel() ? (" over " + std::to_string(world.size) + " MPI ranks (" +
+                                   std::to_string(cfg.batch_size / world.size) + " images each)").c_str() : "",
                static_cast<long long>(trainer.steps_per_epoch()), static_cast<long long>(cfg.epochs),
                resume_path.empty() ? "" : (", resuming after epoch " + std::to_string(resumed.epoch)).c_str(),
                to_string(cfg.optim.kind).c_str(), cfg.optim.lr, cfg.optim.momentum,
@@ -215,6 +277,7 @@ int cmd_train(int argc, char** argv) {
   sigaction(SIGTERM, &sa, nullptr);
 
   auto save = [&](const std::string& file) {
+    if (!lead) return;
     // A NaN gradient shows in the loss only one step later; never let it into a checkpoint,
     // so the last one written stays the last good one.
     if (const std::string where = model.first_non_finite(); !where.empty())
@@ -227,12 +290,12 @@ int cmd_train(int argc, char** argv) {
     info.train = cfg;
     save_checkpoint(file, model, &trainer.optimizer(), info);
   };
-  Progress progress(cfg.epochs, f.boolean("quiet"));
+  Progress progress(cfg.epochs, f.boolean("quiet") || !lead);
   std::vector<EpochRecord> records;
   double train_seconds = 0;
   int64_t images_trained = 0;
   EvalResult last_eval;
-  FILE* report = json ? stderr : stdout;
+  FILE* report = !lead ? info : json ? stderr : stdout;
   while (trainer.epoch() < cfg.epochs) {
     const auto t0 = std::chrono::steady_clock::now();
     const int64_t first_step = trainer.step();
@@ -247,11 +310,11 @@ int cmd_train(int argc, char** argv) {
         &interrupted);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     progress.end_epoch();
-    if (p.stopped || interrupted) {
+    if (p.stopped || trainer.stop_requested(&interrupted)) {
       const std::string file = save_path.empty() ? "batchscope-interrupted.safetensors" : save_path;
       save(file);
       const int sig = stop_signal.load();
-      std::fprintf(stderr,
+      std::fprintf(info,
                    "interrupted by %s after step %lld (epoch %lld, step %lld of %lld); checkpoint "
                    "written to '%s'; continue with --resume %s\n",
                    sig == SIGTERM ? "SIGTERM" : "SIGINT", static_cast<long long>(trainer.step()), static_cast<long long>(trainer.epoch() + (p.stopped ? 1 : 0)),
@@ -276,12 +339,12 @@ int cmd_train(int argc, char** argv) {
     std::fflush(report);
     if (!save_path.empty()) {
       save(save_path);
-      std::fprintf(stderr, "saved checkpoint '%s' (epoch %lld)\n", save_path.c_str(),
+      std::fprintf(info, "saved checkpoint '%s' (epoch %lld)\n", save_path.c_str(),
                    static_cast<long long>(trainer.epoch()));
     }
   }
 
-  if (json) {
+  if (json && lead) {
     std::printf("{\"model\":\"%s\",\"spec\":\"%s\",\"parameters\":%lld,\"epochs\":%lld,"
                 "\"batch_size\":%lld,\"optimizer\":\"%s\",\"lr\":%.9g,\"threads\":%d,"
                 "\"backend\":\"%s\",\"seed\":%llu,\"test_accuracy\":%.6f,\"test_loss\":%.6f,"

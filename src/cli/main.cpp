@@ -11,6 +11,7 @@
 
 #include "batchscope/error.h"
 #include "cli/commands.h"
+#include "dist/comm.h"
 
 namespace {
 
@@ -32,23 +33,6 @@ void print_usage(FILE* out) {
       out);
 }
 
-// A launcher's world size from its environment: OpenMPI's mpirun (OMPI_COMM_WORLD_SIZE),
-// MPICH/Hydra and Intel MPI (PMI_SIZE). 0 when not started by one.
-struct Launch {
-  long size = 0, rank = 0;
-  const char* var = "";
-};
-Launch mpi_launch() {
-  const std::pair<const char*, const char*> vars[] = {{"OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK"},
-                                                       {"PMI_SIZE", "PMI_RANK"}};
-  for (auto [size_var, rank_var] : vars)
-    if (const char* v = std::getenv(size_var)) {
-      const char* r = std::getenv(rank_var);
-      return {std::strtol(v, nullptr, 10), r ? std::strtol(r, nullptr, 10) : 0, size_var};
-    }
-  return {};
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -58,46 +42,50 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string cmd = argv[1];
-  // Started as one of several MPI ranks: this build trains in one process only, and R
-  // independent runs would each train the same model and overwrite each other's checkpoint
-  // and reports. Refuse before anything is read or written.
-  if (const Launch l = mpi_launch(); l.size > 1) {
-    std::fprintf(stderr,
-                 "error: batchscope was started as rank %ld of %ld MPI processes (%s=%ld), but this build "
-                 "has no data-parallel training: %ld independent runs would overwrite each other's outputs; "
-                 "run one process (without mpirun, or with -np 1)\n",
-                 l.rank, l.size, l.var, l.size, l.size);
-    return 2;
-  }
+  // With several ranks an error on one leaves the others waiting in a collective: end them all.
+  auto fail = [](int code) {
+    if (dist::world().parallel()) dist::abort_all(code);
+    dist::finalize();
+    return code;
+  };
+  auto done = [](int code) {
+    dist::finalize();
+    return code;
+  };
   try {
+    // Before anything is read or written: a build without MPI refuses to run as several ranks.
+    dist::init(&argc, &argv);
+    if (dist::world().parallel() && cmd != "train")
+      throw UsageError("batchscope " + cmd + " does not run as several MPI ranks (only train is data-parallel); "
+                       "run it as one process");
     if (cmd == "--help" || cmd == "-h" || cmd == "help") {
       print_usage(stdout);
-      return 0;
+      return done(0);
     }
     if (cmd == "--version") {
       std::printf("batchscope %s\n", BATCHSCOPE_VERSION);
-      return 0;
+      return done(0);
     }
-    if (cmd == "train") return cli::cmd_train(argc - 2, argv + 2);
-    if (cmd == "eval") return cli::cmd_eval(argc - 2, argv + 2);
-    if (cmd == "predict") return cli::cmd_predict(argc - 2, argv + 2);
-    if (cmd == "models") return cli::cmd_models(argc - 2, argv + 2);
-    if (cmd == "sweep") return cli::cmd_sweep(argc - 2, argv + 2);
-    if (cmd == "peak") return cli::cmd_peak(argc - 2, argv + 2);
-    if (cmd == "profile") return cli::cmd_profile(argc - 2, argv + 2);
+    if (cmd == "train") return done(cli::cmd_train(argc - 2, argv + 2));
+    if (cmd == "eval") return done(cli::cmd_eval(argc - 2, argv + 2));
+    if (cmd == "predict") return done(cli::cmd_predict(argc - 2, argv + 2));
+    if (cmd == "models") return done(cli::cmd_models(argc - 2, argv + 2));
+    if (cmd == "sweep") return done(cli::cmd_sweep(argc - 2, argv + 2));
+    if (cmd == "peak") return done(cli::cmd_peak(argc - 2, argv + 2));
+    if (cmd == "profile") return done(cli::cmd_profile(argc - 2, argv + 2));
     throw UsageError("unknown command '" + cmd +
                      "'; expected train, eval, predict, models, sweep, profile or peak");
   } catch (const UsageError& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
-    return 2;
+    return fail(2);
   } catch (const Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
+    return fail(1);
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "error: out of memory\n");
-    return 1;
+    return fail(1);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "internal error: %s\n", e.what());
-    return 1;
+    return fail(1);
   }
 }

@@ -157,7 +157,23 @@ double Trainer::train_step(const int64_t* rows, int64_t* correct) {
   const uint64_t step_seed = derive_seed(cfg_.seed, kDropoutStream, static_cast<uint64_t>(step_));
   *correct = 0;
   double loss = 0;
-  if (R == 1) {
+  if (ranks_ > 1) {
+    // This rank's shard only, as shard rank_ of --grad-shards ranks_; the sum over ranks then
+    // one scaling by 1/R, as there.
+    const int64_t n = B / ranks_;
+    loss = forward_backward(rows + rank_ * n, n, labels_.data() + rank_ * n,
+                            derive_seed(step_seed, kDropoutStream, static_cast<uint64_t>(rank_)), correct);
+    TimedScope t(Phase::Update);
+    double stats[3] = {loss, static_cast<double>(*correct), stop_ && stop_->load() ? 1.0 : 0.0};
+    float* g = m_.grads().data();
+    const int64_t P = m_.num_params();
+    allreduce_(g, P, stats, 3);
+    const float inv = 1.0f / static_cast<float>(ranks_);
+    for (int64_t i = 0; i < P; ++i) g[i] *= inv;
+    loss = stats[0] / static_cast<double>(ranks_);
+    *correct = static_cast<int64_t>(stats[1]);
+    ranks_stop_ = stats[2] > 0;
+  } else if (R == 1) {
     loss = forward_backward(rows, B, labels_.data(), step_seed, correct);
   } else {
     // Shard s is rows [s·B/R, (s+1)·B/R), with its own dropout stream: exactly what rank s
@@ -190,7 +206,21 @@ double Trainer::train_step(const int64_t* rows, int64_t* correct) {
   return loss;
 }
 
+void Trainer::set_data_parallel(int rank, int ranks, Allreduce allreduce) {
+  if (ranks < 1 || rank < 0 || rank >= ranks || cfg_.batch_size % ranks != 0)
+    throw UsageError("--batch-size: " + std::to_string(cfg_.batch_size) + " does not split into " +
+                     std::to_string(ranks) + " ranks; expected a multiple of the rank count (each rank takes batch / ranks images)");
+  if (ranks > 1 && cfg_.grad_shards != 1)
+    throw UsageError("--grad-shards: not with several ranks (each rank is one shard already)");
+  rank_ = rank;
+  ranks_ = ranks;
+  allreduce_ = std::move(allreduce);
+  // Ranks sum materialised gradients.
+  m_.set_defer_weight_grads(ranks_ == 1 && cfg_.grad_shards == 1);
+}
+
 StepProgress Trainer::train_epoch(const ProgressFn& progress, const std::atomic<bool>* stop) {
+  stop_ = stop;
   using clock = std::chrono::steady_clock;
   perm_ = epoch_permutation(cfg_.seed, epoch_, data_.images.n);
   StepProgress p;
@@ -214,7 +244,7 @@ StepProgress Trainer::train_epoch(const ProgressFn& progress, const std::atomic<
     const double secs = std::chrono::duration<double>(clock::now() - t0).count();
     p.images_per_second = secs > 0 ? static_cast<double>(done * cfg_.batch_size) / secs : 0;
     if (progress) progress(p);
-    if (stop && stop->load() && s + 1 < steps_per_epoch_) {
+    if (stop_requested(stop) && s + 1 < steps_per_epoch_) {
       p.stopped = true;
       return p;
     }

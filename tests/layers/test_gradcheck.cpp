@@ -212,7 +212,9 @@ TEST(GradCheck, WholeModelWithTheFirstReluBackwardFolded) {
   for (auto backend : {kernels::Backend::Reference, kernels::Backend::OneDnn}) {
     const Model m(spec, Shape{1, 7, 7}, 4, backend, 3);
     EXPECT_EQ(m.relu_backward_absorber(1), 0) << "the first convolution takes the ReLU's backward";
-    if (backend == kernels::Backend::OneDnn) EXPECT_GT(m.activation_block(1), 0) << "conv1's output is blocked";
+    if (backend == kernels::Backend::OneDnn) {
+      EXPECT_GT(m.activation_block(1), 0) << "conv1's output is blocked";
+    }
     check_whole_model(spec, Shape{1, 7, 7}, 4, backend);
   }
   // Before a max-pool the ReLU's backward stays with the max-pool.

@@ -1,0 +1,189 @@
+// Data-parallel training under mpirun (OpenMPI), as a user runs it: R ranks train one model,
+// rank 0 alone prints and writes, the checkpoint is byte for byte the one a single process
+// writes with --grad-shards R, ranks that disagree are refused before the first collective,
+// and a killed rank ends the whole job. Skipped where the build has no MPI.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <thread>
+
+#include "support/cli_run.h"
+#include "support/synthetic.h"
+
+namespace batchscope {
+namespace {
+
+using testing::expect_cli_error;
+using testing::RunResult;
+using testing::run_cli;
+using testing::slurp;
+using testing::TempDir;
+
+// The process of MPI rank `rank` whose command line mentions `marker`, from /proc; 0 if none.
+pid_t find_rank(int rank, const std::string& marker) {
+  const std::string want = "OMPI_COMM_WORLD_RANK=" + std::to_string(rank);
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const std::string cmdline = slurp(e.path().string() + "/cmdline"), env = slurp(e.path().string() + "/environ");
+    if (cmdline.find(marker) == std::string::npos) continue;
+    for (size_t at = 0; at < env.size();) {
+      size_t end = env.find('\0', at);
+      if (end == std::string::npos) end = env.size();
+      if (env.compare(at, end - at, want) == 0) return static_cast<pid_t>(std::stol(name));
+      at = end + 1;
+    }
+  }
+  return 0;
+}
+
+class MpiCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+#if !BATCHSCOPE_HAVE_MPI
+    GTEST_SKIP() << "built without MPI (libopenmpi-dev): no data-parallel training to test";
+#endif
+    testing::write_synthetic_mnist_dir(tmp.path(), 600, 200);
+    // CI runs as root; OpenMPI refuses that unless told.
+    setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
+    setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+  }
+  std::string data() const { return " --data " + tmp.path().string() + " --model " + kSpec; }
+  // mpirun with R ranks on however many cores there are, one thread each.
+  static std::string mpirun(int ranks) {
+    return std::string(BATCHSCOPE_MPIEXEC) + " --oversubscribe --bind-to none -np " + std::to_string(ranks) + " " +
+           BATCHSCOPE_BIN;
+  }
+  RunResult run(const std::string& cmd) const {
+    const std::string out = tmp.file("mpi-stdout.txt"), err = tmp.file("mpi-stderr.txt");
+    const int status = std::system((cmd + " >" + out + " 2>" + err + " </dev/null").c_str());
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
+  }
+  TempDir tmp;
+  static constexpr const char* kSpec = "conv2d:4:3,relu,maxpool2d:2,flatten,dense:10";
+};
+
+TEST_F(MpiCli, TwoRanksWriteTheCheckpointOfGradShardsTwoByteForByte) {
+  const std::string a = tmp.file("ranks.safetensors"), b = tmp.file("shards.safetensors");
+  const std::string flags = data() + " --batch-size 20 --epochs 2 --lr 0.05 --threads 1";
+  const RunResult ranks = run(mpirun(2) + " train" + flags + " --save " + a);
+  ASSERT_EQ(ranks.code, 0) << ranks.err;
+  // Rank 0 alone reports: one header, one line per epoch.
+  EXPECT_NE(ranks.err.find("over 2 MPI ranks (10 images each)"), std::string::npos) << ranks.err;
+  size_t headers = 0;
+  for (size_t at = 0; (at = ranks.err.find("batchscope train: model", at)) != std::string::npos; ++at) ++headers;
+  EXPECT_EQ(headers, 1u) << ranks.err;
+  const RunResult one = run_cli(tmp, "train" + flags + " --grad-shards 2 --save " + b);
+  ASSERT_EQ(one.code, 0) << one.err;
+  const std::string bytes_a = slurp(a), bytes_b = slurp(b);
+  ASSERT_FALSE(bytes_a.empty());
+  EXPECT_TRUE(bytes_a == bytes_b) << "mpirun -np 2 and --grad-shards 2 wrote different checkpoints";
+  // And it continues on one process from the ranks' checkpoint.
+  const RunResult resumed = run_cli(tmp, "train --data " + tmp.path().string() + " --resume " + a +
+                                             " --epochs 3 --threads 1 --quiet");
+  EXPECT_EQ(resumed.code, 0) << resumed.err;
+}
+
+TEST_F(MpiCli, RanksThatDisagreeAreRefusedNamingTheRankAndTheField) {
+  const std::string flags = data() + " --batch-size 20 --threads 1";
+  const RunResult r = run(std::string(BATCHSCOPE_MPIEXEC) + " --oversubscribe --bind-to none -np 1 " +
+                          BATCHSCOPE_BIN + " train" + flags + " --seed 1 : -np 1 " + BATCHSCOPE_BIN +
+                          " train" + flags + " --seed 2");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("error: rank 1 of 2 differs from rank 0 in its seed (--seed)"), std::string::npos) << r.err;
+}
+
+TEST_F(MpiCli, ABatchThatDoesNotSplitIntoTheRanksIsAUsageError) {
+  const RunResult r = run(mpirun(2) + " train" + data() + " --batch-size 21 --threads 1");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("error: --batch-size: 21 does not split into 2 ranks"), std::string::npos) << r.err;
+  const RunResult other = run(mpirun(2) + " models");
+  EXPECT_EQ(other.code, 2) << other.err;
+  EXPECT_NE(other.err.find("only train is data-parallel"), std::string::npos) << other.err;
+}
+
+// SIGKILL of one rank mid-run: the job ends, non-zero, within 10 s (never hangs in an
+// allreduce), and the last checkpoint rank 0 wrote is whole and resumes on one process.
+TEST_F(MpiCli, AKilledRankEndsTheJobQuicklyAndTheLastCheckpointResumes) {
+  const std::string ckpt = tmp.file("killed.safetensors"), pid_file = tmp.file("mpirun.pid");
+  const std::string cmd = mpirun(2) + " train" + data() + " --batch-size 4 --epochs 50 --threads 1 --quiet" +
+                          " --save " + ckpt + " --checkpoint-every 20";
+  const pid_t job = fork();
+  ASSERT_GE(job, 0);
+  if (job == 0) {
+    execl("/bin/sh", "sh", "-c", (cmd + " >/dev/null 2>&1").c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Wait for a checkpoint, then kill rank 1.
+  const auto t_start = std::chrono::steady_clock::now();
+  while (!std::filesystem::exists(ckpt) && std::chrono::steady_clock::now() - t_start < std::chrono::seconds(60))
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(std::filesystem::exists(ckpt)) << "no checkpoint within 60 s";
+  const pid_t rank = find_rank(1, tmp.path().string());
+  ASSERT_GT(rank, 0) << "rank 1 not found in /proc";
+  ASSERT_EQ(kill(rank, SIGKILL), 0);
+  const auto t_kill = std::chrono::steady_clock::now();
+  int status = 0;
+  pid_t done = 0;
+  while ((done = waitpid(job, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() - t_kill < std::chrono::seconds(30))
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_kill).count();
+  if (done == 0) {
+    kill(-job, SIGKILL);
+    kill(job, SIGKILL);
+    waitpid(job, &status, 0);
+  }
+  ASSERT_EQ(done, job) << "the job still ran 30 s after a rank was killed";
+  EXPECT_LT(secs, 10.0);
+  RecordProperty("seconds_from_kill_to_job_end", std::to_string(secs));
+  EXPECT_FALSE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "a killed rank must fail the job";
+  const RunResult resumed = run_cli(tmp, "train --data " + tmp.path().string() + " --resume " + ckpt +
+                                             " --epochs 51 --threads 1 --quiet");
+  EXPECT_EQ(resumed.code, 0) << resumed.err;
+}
+
+// SIGTERM to mpirun (what a scheduler sends): it passes the signal to every rank, the ranks
+// agree at the next step to stop there, rank 0 writes the checkpoint and says so, and the
+// job ends non-zero; the checkpoint resumes on one process.
+TEST_F(MpiCli, SigtermToMpirunSavesAtTheSameStepOnEveryRankAndStops) {
+  const std::string ckpt = tmp.file("term.safetensors"), err = tmp.file("term-stderr.txt");
+  const std::string cmd = "exec " + mpirun(2) + " train" + data() + " --batch-size 4 --epochs 50 --threads 1 --quiet" +
+                          " --save " + ckpt + " 2>" + err + " >/dev/null </dev/null";
+  const pid_t job = fork();
+  ASSERT_GE(job, 0);
+  if (job == 0) {
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const auto t_start = std::chrono::steady_clock::now();
+  while (find_rank(1, tmp.path().string()) == 0 && std::chrono::steady_clock::now() - t_start < std::chrono::seconds(60))
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // into the training loop
+  ASSERT_EQ(kill(job, SIGTERM), 0);
+  int status = 0;
+  pid_t done = 0;
+  const auto t_term = std::chrono::steady_clock::now();
+  while ((done = waitpid(job, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() - t_term < std::chrono::seconds(30))
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (done == 0) {
+    kill(job, SIGKILL);
+    waitpid(job, &status, 0);
+  }
+  ASSERT_EQ(done, job) << "the job still ran 30 s after SIGTERM";
+  EXPECT_FALSE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  const std::string messages = slurp(err);
+  EXPECT_NE(messages.find("interrupted by SIGTERM after step"), std::string::npos) << messages;
+  ASSERT_TRUE(std::filesystem::exists(ckpt)) << messages;
+  const RunResult resumed = run_cli(tmp, "train --data " + tmp.path().string() + " --resume " + ckpt +
+                                             " --epochs 51 --threads 1 --quiet");
+  EXPECT_EQ(resumed.code, 0) << resumed.err;
+}
+
+}  // namespace
+}  // namespace batchscope
