@@ -184,7 +184,8 @@ std::string sweep_markdown(const SweepReport& r, const SweepAnalysis& a) {
   for (const std::string& l : header_lines(r)) out += "    " + l + "\n";
   out += "\n## Speed per batch size\n\n" + main_table(r).markdown();
   out += "\nShares are of the step's wall time: data = batch fill, fwd = forward and loss, bwd = backward,"
-         " update = optimizer step and zeroing the gradients.\n";
+         " update = optimizer step and zeroing the gradients (with the dense layers' weight gradients, which the\n"
+         " optimizer builds inside its step).\n";
   out += "\n![seconds per epoch against batch size](epoch_time.svg)\n\n![where each step's time goes](phase_shares.svg)\n";
   if (a.have_fit) {
     out += "\n## Cost model\n\n";
