@@ -1,6 +1,7 @@
 // dist::World over MPI when built with it (BATCHSCOPE_HAVE_MPI), a world of one otherwise.
 #include "dist/comm.h"
 
+#include <algorithm>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
@@ -73,27 +74,28 @@ void finalize() {
 #endif
 }
 
-void allreduce_sum(float* data, int64_t n) {
+namespace {
+
+#if BATCHSCOPE_HAVE_MPI
+MPI_Datatype mpi_type(const float*) { return MPI_FLOAT; }
+MPI_Datatype mpi_type(const double*) { return MPI_DOUBLE; }
+#endif
+
+// The one allreduce both element types go through.
+template <typename T>
+void sum_in_place([[maybe_unused]] T* data, [[maybe_unused]] int64_t n) {
   if (!g_world.parallel()) return;
 #if BATCHSCOPE_HAVE_MPI
   for (int64_t o = 0; o < n; o += kPiece)
-    MPI_Allreduce(MPI_IN_PLACE, data + o, static_cast<int>(std::min(kPiece, n - o)), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
-#else
-  (void)data;
-  (void)n;
+    MPI_Allreduce(MPI_IN_PLACE, data + o, static_cast<int>(std::min(kPiece, n - o)), mpi_type(data), MPI_SUM,
+                  MPI_COMM_WORLD);
 #endif
 }
 
-void allreduce_sum(double* data, int64_t n) {
-  if (!g_world.parallel()) return;
-#if BATCHSCOPE_HAVE_MPI
-  for (int64_t o = 0; o < n; o += kPiece)
-    MPI_Allreduce(MPI_IN_PLACE, data + o, static_cast<int>(std::min(kPiece, n - o)), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
-#else
-  (void)data;
-  (void)n;
-#endif
-}
+}  // namespace
+
+void allreduce_sum(float* data, int64_t n) { sum_in_place(data, n); }
+void allreduce_sum(double* data, int64_t n) { sum_in_place(data, n); }
 
 void broadcast(void* data, int64_t bytes, int root) {
   if (!g_world.parallel()) return;
