@@ -168,8 +168,4 @@ bool conv2d_bwd_weight_relu_c1(float* dw, float* db, const float* dy, const floa
   return true;
 }
 
-void relu_mask(float* out, const float* dy, const float* relu_y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) out[i] = relu_y[i] > 0.0f ? dy[i] : 0.0f;
-}
-
 }  // namespace batchscope::kernels::cpu

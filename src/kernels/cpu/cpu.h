@@ -26,8 +26,6 @@ void maxpool2d_bwd(float* dx, const float* dy, const int32_t* argmax, const floa
 // filter widths 1-5 and 7. Returns false, touching nothing, where it does not apply.
 bool conv2d_bwd_weight_relu_c1(float* dw, float* db, const float* dy, const float* relu_y,
                                const float* x, const ConvShape& g);
-// out[i] = relu_y[i] > 0 ? dy[i] : 0 (a ReLU's backward into a separate buffer).
-void relu_mask(float* out, const float* dy, const float* relu_y, int64_t n);
 
 // Conv2dBwdWeightRelu for a fast table: the kernel above where it applies, else dy masked into
 // a scratch buffer and the table's own weight gradient `Fallback`.
@@ -38,7 +36,7 @@ void conv2d_bwd_weight_relu(float* dw, float* db, const float* dy, const float* 
   thread_local std::vector<float> masked;
   const int64_t n = g.N * g.K * g.P() * g.Q();
   masked.resize(static_cast<size_t>(n));
-  relu_mask(masked.data(), dy, relu_y, n);
+  relu_bwd(masked.data(), dy, relu_y, n);
   Fallback(dw, db, masked.data(), x, g);
 }
 

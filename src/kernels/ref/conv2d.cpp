@@ -163,7 +163,7 @@ void conv2d_bwd_weight_relu(float* dw, float* db, const float* dy, const float* 
                             const float* x, const ConvShape& g) {
   const int64_t n = g.N * g.K * g.P() * g.Q();
   std::vector<float> masked(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) masked[static_cast<size_t>(i)] = relu_y[i] > 0.0f ? dy[i] : 0.0f;
+  relu_bwd(masked.data(), dy, relu_y, n);
   conv2d_bwd_weight(dw, db, masked.data(), x, g);
 }
 
