@@ -40,13 +40,11 @@ void check_same(const Flags& f, const std::string& flag, const std::string& give
                      "'; --resume continues the saved run with its settings");
 }
 
-}  // namespace
-
 // Before the first collective: every rank must train the same model on the same data with
 // the same settings, or the allreduce would sum gradients of different things (or hang on
 // different sizes). One line from rank 0 naming the first rank and field that differ; every
 // rank exits 2 (they all see the same comparison, so none is left waiting).
-static void check_ranks_agree(const Model& model, const TrainConfig& c, const Dataset& train, const Trainer& t) {
+void check_ranks_agree(const Model& model, const TrainConfig& c, const Dataset& train, const Trainer& t) {
   char optim[256], sched[160];
   std::snprintf(optim, sizeof optim, "%s lr %.17g momentum %.17g nesterov %d weight-decay %.17g betas %.17g %.17g eps %.17g",
                 to_string(c.optim.kind).c_str(), c.optim.lr, c.optim.momentum, c.optim.nesterov ? 1 : 0,
@@ -82,6 +80,8 @@ static void check_ranks_agree(const Model& model, const TrainConfig& c, const Da
       }
   }
 }
+
+}  // namespace
 
 int cmd_train(int argc, char** argv) {
   Flags f("train", "[flags]",
@@ -193,10 +193,7 @@ int cmd_train(int argc, char** argv) {
     cfg.optim.lr = f.str("lr") == "auto" ? default_learning_rate(cfg.optim.kind, cfg.batch_size)
                                          : f.dbl("lr", 1e-12, 1e3);
   }
-  cfg.grad_shards = f.i64("grad-shards", 1, 1 << 20);
-  if (cfg.batch_size % cfg.grad_shards != 0)
-    throw UsageError("--grad-shards: " + std::to_string(cfg.grad_shards) + " does not divide --batch-size " +
-                     std::to_string(cfg.batch_size) + "; expected a divisor of it (each shard is batch / shards images)");
+  cfg.grad_shards = f.i64("grad-shards", 1, 1 << 20);  // the Trainer refuses one that does not divide the batch
   if (cfg.batch_size > train.images.n)
     throw UsageError("--batch-size: " + std::to_string(cfg.batch_size) +
                      " is larger than the training set (" + std::to_string(train.images.n) +
@@ -224,7 +221,6 @@ int cmd_train(int argc, char** argv) {
   // Data parallel (mpirun -np R): rank 0 alone prints and writes; the others stay quiet.
   const dist::World& world = dist::world();
   const bool lead = world.rank == 0;
-  FILE* const info = lead ? stderr : std::fopen("/dev/null", "w");
   if (world.parallel()) {
     trainer.set_data_parallel(world.rank, world.size, [](float* g, int64_t n, double* stats, int64_t k) {
       dist::allreduce_sum(g, n);
@@ -238,7 +234,8 @@ int cmd_train(int argc, char** argv) {
       dist::broadcast(buf->data(), static_cast<int64_t>(buf->size() * sizeof(float)));
   }
 
-  std::fprintf(info,
+  if (lead)
+    std::fprintf(stderr,
                "batchscope train: model %s (%lld parameters, %.2f MFLOP forward per image)\n"
                "  spec %s\n"
                "  data %lld train / %lld test images of %lldx%lld (%s)\n"
@@ -295,7 +292,7 @@ int cmd_train(int argc, char** argv) {
   double train_seconds = 0;
   int64_t images_trained = 0;
   EvalResult last_eval;
-  FILE* report = !lead ? info : json ? stderr : stdout;
+  FILE* report = json ? stderr : stdout;
   while (trainer.epoch() < cfg.epochs) {
     const auto t0 = std::chrono::steady_clock::now();
     const int64_t first_step = trainer.step();
@@ -314,7 +311,8 @@ int cmd_train(int argc, char** argv) {
       const std::string file = save_path.empty() ? "batchscope-interrupted.safetensors" : save_path;
       save(file);
       const int sig = stop_signal.load();
-      std::fprintf(info,
+      if (lead)
+        std::fprintf(stderr,
                    "interrupted by %s after step %lld (epoch %lld, step %lld of %lld); checkpoint "
                    "written to '%s'; continue with --resume %s\n",
                    sig == SIGTERM ? "SIGTERM" : "SIGINT", static_cast<long long>(trainer.step()), static_cast<long long>(trainer.epoch() + (p.stopped ? 1 : 0)),
@@ -330,16 +328,18 @@ int cmd_train(int argc, char** argv) {
     last_eval = evaluate(model, test, cfg.norm, std::clamp<int64_t>(cfg.batch_size, 256, 1024));
     records.push_back({trainer.epoch(), p.loss, p.accuracy, last_eval.loss, last_eval.accuracy,
                        secs, static_cast<double>(imgs) / secs});
-    std::fprintf(report,
-                 "epoch %lld/%lld: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | "
-                 "%.1f s, %.0f img/s\n",
-                 static_cast<long long>(trainer.epoch()), static_cast<long long>(cfg.epochs), p.loss,
-                 100 * p.accuracy, last_eval.loss, 100 * last_eval.accuracy, secs,
-                 static_cast<double>(imgs) / secs);
-    std::fflush(report);
+    if (lead) {
+      std::fprintf(report,
+                   "epoch %lld/%lld: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | "
+                   "%.1f s, %.0f img/s\n",
+                   static_cast<long long>(trainer.epoch()), static_cast<long long>(cfg.epochs), p.loss,
+                   100 * p.accuracy, last_eval.loss, 100 * last_eval.accuracy, secs,
+                   static_cast<double>(imgs) / secs);
+      std::fflush(report);
+    }
     if (!save_path.empty()) {
       save(save_path);
-      std::fprintf(info, "saved checkpoint '%s' (epoch %lld)\n", save_path.c_str(),
+      if (lead) std::fprintf(stderr, "saved checkpoint '%s' (epoch %lld)\n", save_path.c_str(),
                    static_cast<long long>(trainer.epoch()));
     }
   }

@@ -2,12 +2,10 @@
 // every batchscope::Error into one line on stderr: exit 2 for usage errors, 1 otherwise.
 //   batchscope train --data data/mnist --model mnist-cnn --epochs 1
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <new>
 #include <string>
-#include <utility>
 
 #include "batchscope/error.h"
 #include "cli/commands.h"

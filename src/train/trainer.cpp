@@ -157,44 +157,46 @@ double Trainer::train_step(const int64_t* rows, int64_t* correct) {
   const uint64_t step_seed = derive_seed(cfg_.seed, kDropoutStream, static_cast<uint64_t>(step_));
   *correct = 0;
   double loss = 0;
-  if (ranks_ > 1) {
-    // This rank's shard only, as shard rank_ of --grad-shards ranks_; the sum over ranks then
-    // one scaling by 1/R, as there.
-    const int64_t n = B / ranks_;
-    loss = forward_backward(rows + rank_ * n, n, labels_.data() + rank_ * n,
-                            derive_seed(step_seed, kDropoutStream, static_cast<uint64_t>(rank_)), correct);
-    TimedScope t(Phase::Update);
-    double stats[3] = {loss, static_cast<double>(*correct), stop_ && stop_->load() ? 1.0 : 0.0};
-    float* g = m_.grads().data();
-    const int64_t P = m_.num_params();
-    allreduce_(g, P, stats, 3);
-    const float inv = 1.0f / static_cast<float>(ranks_);
-    for (int64_t i = 0; i < P; ++i) g[i] *= inv;
-    loss = stats[0] / static_cast<double>(ranks_);
-    *correct = static_cast<int64_t>(stats[1]);
-    ranks_stop_ = stats[2] > 0;
-  } else if (R == 1) {
+  // Shard s of `shards` is rows [s·B/shards, (s+1)·B/shards) with its own dropout stream,
+  // whether this process computes every shard (--grad-shards) or only its own (rank s of
+  // data-parallel ranks, the allreduce adding the others'). The sum runs in shard order,
+  // then one scaling by 1/shards: the two give the same bits.
+  const int64_t shards = ranks_ > 1 ? ranks_ : R;
+  auto shard = [&](int64_t s) {
+    const int64_t n = B / shards;
+    return forward_backward(rows + s * n, n, labels_.data() + s * n,
+                            derive_seed(step_seed, kDropoutStream, static_cast<uint64_t>(s)), correct);
+  };
+  if (shards == 1) {
     loss = forward_backward(rows, B, labels_.data(), step_seed, correct);
   } else {
-    // Shard s is rows [s·B/R, (s+1)·B/R), with its own dropout stream: exactly what rank s
-    // of R computes. The sum runs in shard order, then one scaling by 1/R.
-    const int64_t n = B / R;
-    const size_t P = static_cast<size_t>(m_.num_params());
-    shard_sum_.resize(P);
-    for (int64_t s = 0; s < R; ++s) {
-      loss += forward_backward(rows + s * n, n, labels_.data() + s * n,
-                               derive_seed(step_seed, kDropoutStream, static_cast<uint64_t>(s)), correct);
+    float* g = m_.grads().data();
+    const int64_t P = m_.num_params();
+    if (ranks_ > 1) {
+      loss = shard(rank_);
       TimedScope t(Phase::Update);
-      const float* g = m_.grads().data();
-      if (s == 0) std::copy_n(g, P, shard_sum_.data());
-      else
-        for (size_t i = 0; i < P; ++i) shard_sum_[i] += g[i];
+      double stats[3] = {loss, static_cast<double>(*correct), stop_ && stop_->load() ? 1.0 : 0.0};
+      allreduce_(g, P, stats, 3);
+      loss = stats[0];
+      *correct = static_cast<int64_t>(stats[1]);
+      ranks_stop_ = stats[2] > 0;
+    } else {
+      shard_sum_.resize(static_cast<size_t>(P));
+      for (int64_t s = 0; s < shards; ++s) {
+        loss += shard(s);
+        TimedScope t(Phase::Update);
+        // The last shard's gradient is added in place, leaving the sum in g.
+        if (s == 0) std::copy_n(g, P, shard_sum_.data());
+        else if (s + 1 < shards)
+          for (int64_t i = 0; i < P; ++i) shard_sum_[static_cast<size_t>(i)] += g[i];
+        else
+          for (int64_t i = 0; i < P; ++i) g[i] = shard_sum_[static_cast<size_t>(i)] + g[i];
+      }
     }
     TimedScope t(Phase::Update);
-    const float inv = 1.0f / static_cast<float>(R);
-    float* g = m_.grads().data();
-    for (size_t i = 0; i < P; ++i) g[i] = shard_sum_[i] * inv;
-    loss /= static_cast<double>(R);
+    const float inv = 1.0f / static_cast<float>(shards);
+    for (int64_t i = 0; i < P; ++i) g[i] *= inv;
+    loss /= static_cast<double>(shards);
   }
   const double lr = scheduled_lr(cfg_.schedule, cfg_.optim.lr, step_,
                                  schedule_horizon(), steps_per_epoch_);
