@@ -68,7 +68,7 @@ std::vector<ProfileRow> profile_rows(const StepProfile& p, const StepWork& w, co
                       t.backward_weights_ms, lw.backward_weights});
     else if (lw.backward_weights.flops > 0 || t.backward_weights_ms > 0)
       rows.push_back({name, "backward-weights", t.backward_weights_ms, lw.backward_weights});
-    if (lw.relu_backward_folded_into == "max-pool")
+    if (lw.relu_backward_folded_into == "maxpool2d")
       rows.push_back({name, "backward-data (folded into the max-pool's backward)", 0, {}});
     else if (!lw.relu_backward_folded_into.empty())
       rows.push_back({name, "backward-data (folded into the convolution's backward-weights)", 0, {}});

@@ -84,10 +84,8 @@ StepWork step_work(const Model& m, int64_t batch, int optimizer_slots) {
     const int me = static_cast<int>(i);
     const bool absorbs = (i > 0 && m.relu_backward_absorber(i - 1) == me) ||
                          (i + 1 < m.layers().size() && m.relu_backward_absorber(i + 1) == me);
-    std::string folded_into;
-    if (m.relu_backward_folded(i))
-      folded_into = m.layers()[static_cast<size_t>(m.relu_backward_absorber(i))]->kind() == "maxpool2d"
-                        ? "max-pool" : std::string(m.layers()[static_cast<size_t>(m.relu_backward_absorber(i))]->kind());
+    const std::string folded_into =
+        m.relu_backward_folded(i) ? std::string(m.layers()[static_cast<size_t>(m.relu_backward_absorber(i))]->kind()) : "";
     w.layers.push_back(layer_work(l, m.fused(i), folded_into, absorbs, i == 0, n,
                                   static_cast<double>(shapes[i].numel()),
                                   static_cast<double>(shapes[i + 1].numel()), p));

@@ -27,8 +27,8 @@ struct LayerWork {
   std::string spec;  // e.g. "conv2d:32:3:stride=1:pad=0"
   bool fused = false;  // a ReLU done by the layer before it: no forward of its own
   bool view = false;   // a reshape (flatten) the model aliases: no work in either pass
-  // A ReLU whose backward another layer does: "max-pool" (the one after it) or "conv2d"
-  // (the first layer, before it); empty if none.
+  // A ReLU whose backward another layer does: that layer's kind, "maxpool2d" (the one after
+  // it) or "conv2d" (the first layer, before it); empty if none.
   std::string relu_backward_folded_into;
   // A dense layer whose weight gradient the optimizer builds from dy and x inside its update
   // (Layer::defers_weight_grad_at): backward_weights is then the bias gradient alone, and
