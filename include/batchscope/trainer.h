@@ -29,6 +29,18 @@ struct TrainConfig {
   // by the count: what that many data-parallel ranks compute and allreduce, in one process.
   // Must divide batch_size. 1: the whole batch at once.
   int64_t grad_shards = 1;
+  // With several shards (or ranks): also measure each step's squared gradient norms, of every
+  // shard's gradient and of their mean, the two batch sizes the gradient noise scale needs
+  // (Trainer::shard_norms). Costs one pass over the gradient per shard.
+  bool shard_norms = false;
+};
+
+// One step's squared L2 norms of the batch-mean gradient at two batch sizes: the mean over
+// shards of |g_shard|^2 (shard_batch images each) and |g|^2 of the whole batch (their mean).
+// McCandlish et al. 2018, appendix A.1, from the gradients data parallelism computes anyway.
+struct ShardNorms {
+  int64_t shard_batch = 0, batch = 0;  // 0: not measured
+  double shard_norm2 = 0, norm2 = 0;
 };
 
 struct EvalResult {
@@ -80,7 +92,8 @@ class Trainer {
   // step it computes the gradient of its shard, rows [rank·B/R, (rank+1)·B/R) with shard
   // `rank`'s dropout stream (as --grad-shards R does for every shard), then `allreduce` sums
   // the flat gradient (n floats) and a few statistics (k doubles: the shard's mean loss, its
-  // right predictions, and whether a stop was requested here) over all ranks, in place; the
+  // right predictions, whether a stop was requested here, and with TrainConfig::shard_norms
+  // the shard gradient's squared norm) over all ranks, in place; the
   // gradient is divided by R and every rank takes the same optimizer step. A stop requested
   // on any rank stops all of them after the same step.
   using Allreduce = std::function<void(float* grads, int64_t n, double* stats, int64_t k)>;
@@ -92,6 +105,10 @@ class Trainer {
   }
   int rank() const { return rank_; }
   int ranks() const { return ranks_; }
+  // The last step's norms (TrainConfig::shard_norms, several shards or ranks), and the
+  // seconds spent measuring them over all steps so far.
+  const ShardNorms& shard_norms() const { return norms_; }
+  double shard_norm_seconds() const { return norm_seconds_; }
 
  private:
   int64_t schedule_horizon() const;
@@ -113,6 +130,8 @@ class Trainer {
   Allreduce allreduce_;
   const std::atomic<bool>* stop_ = nullptr;  // train_epoch's, for the ranks' agreement
   bool ranks_stop_ = false;                  // some rank asked to stop at the last step
+  ShardNorms norms_;
+  double norm_seconds_ = 0;
 };
 
 // The learning rate `--lr auto` picks (docs/training.md): SGD 0.05 at batch 64, scaled

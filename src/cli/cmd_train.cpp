@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "cli/common.h"
 #include "cli/progress.h"
 #include "dist/comm.h"
+#include "dist/watchdog.h"
 #include "kernels/kernels.h"
 
 namespace batchscope::cli {
@@ -107,6 +109,7 @@ int cmd_train(int argc, char** argv) {
   f.add("std", "0.3081", "input normalisation standard deviation");
   f.add("limit", "0", "train on only the first N training images (0 = all)");
   f.add("grad-shards", "1", "compute each step's gradient as R shards of batch/R images summed in order, as R data-parallel ranks do (R must divide --batch-size)");
+  f.add("watchdog", "120", "with several MPI ranks: end the job when no step finishes for this many seconds (0: never)");
   add_compute_flags(f);
   f.add("save", "", "checkpoint file (.safetensors) written after every epoch");
   f.add("max-memory", "available",
@@ -221,10 +224,15 @@ int cmd_train(int argc, char** argv) {
   // Data parallel (mpirun -np R): rank 0 alone prints and writes; the others stay quiet.
   const dist::World& world = dist::world();
   const bool lead = world.rank == 0;
+  const double watchdog_seconds = f.dbl("watchdog", 0.0, 1e7);
+  std::unique_ptr<dist::Watchdog> dog;
   if (world.parallel()) {
-    trainer.set_data_parallel(world.rank, world.size, [](float* g, int64_t n, double* stats, int64_t k) {
+    dog = std::make_unique<dist::Watchdog>(watchdog_seconds, world.rank, world.size);
+    trainer.set_data_parallel(world.rank, world.size, [&dog](float* g, int64_t n, double* stats, int64_t k) {
+      dog->enter_collective();
       dist::allreduce_sum(g, n);
       dist::allreduce_sum(stats, k);
+      dog->leave_collective();
     });
     check_ranks_agree(model, cfg, train, trainer);
     // Rank 0's weights, optimizer state and position for everyone, so that no rank can start
@@ -298,6 +306,7 @@ int cmd_train(int argc, char** argv) {
     const int64_t first_step = trainer.step();
     StepProgress p = trainer.train_epoch(
         [&](const StepProgress& sp) {
+          if (dog) dog->beat(trainer.step());
           progress.update(sp);
           // Mid-epoch checkpoints; the one at the epoch's end is written below, after the test.
           if (checkpoint_every > 0 && trainer.step() % checkpoint_every == 0 &&
@@ -326,6 +335,7 @@ int cmd_train(int argc, char** argv) {
     // Evaluating at the training batch size (at least 256) reuses the training step's kernel
     // plans and buffers instead of planning a second shape.
     last_eval = evaluate(model, test, cfg.norm, std::clamp<int64_t>(cfg.batch_size, 256, 1024));
+    if (dog) dog->beat(trainer.step());  // the test and the checkpoint count as progress
     records.push_back({trainer.epoch(), p.loss, p.accuracy, last_eval.loss, last_eval.accuracy,
                        secs, static_cast<double>(imgs) / secs});
     if (lead) {
@@ -341,6 +351,7 @@ int cmd_train(int argc, char** argv) {
       save(save_path);
       if (lead) std::fprintf(stderr, "saved checkpoint '%s' (epoch %lld)\n", save_path.c_str(),
                    static_cast<long long>(trainer.epoch()));
+      if (dog) dog->beat(trainer.step());
     }
   }
 

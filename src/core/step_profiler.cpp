@@ -18,6 +18,7 @@ std::string_view phase_name(Phase p) {
     case Phase::BackwardWeights: return "backward-weights";
     case Phase::ZeroGrad: return "zero-grad";
     case Phase::Update: return "update";
+    case Phase::Comm: return "comm";
   }
   return "?";
 }

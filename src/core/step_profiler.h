@@ -24,6 +24,7 @@ enum class Phase : uint8_t {
   BackwardWeights,  // a layer's gradient w.r.t. its parameters
   ZeroGrad,         // clearing the gradient buffer before the step
   Update,           // the optimizer step over every parameter
+  Comm,             // data parallel: the allreduce of the gradient over all ranks (and the wait for them)
 };
 std::string_view phase_name(Phase p);
 

@@ -34,6 +34,7 @@ StepProfile summarize_profile(const std::vector<ProfileEvent>& events, int64_t s
       case Phase::Backward: p.backward_ms += ms; break;
       case Phase::ZeroGrad: p.zero_grad_ms += ms; break;
       case Phase::Update: p.update_ms += ms; break;
+      case Phase::Comm: p.comm_ms += ms; break;
       default: break;
     }
   }

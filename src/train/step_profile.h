@@ -19,9 +19,10 @@ struct StepProfile {
   int64_t steps = 0;
   double step_ms = 0;
   double data_ms = 0, forward_ms = 0, loss_ms = 0, backward_ms = 0, zero_grad_ms = 0, update_ms = 0;
+  double comm_ms = 0;  // the gradient allreduce of data-parallel ranks (0 in one process)
   // Step time outside the phases above (reshape checks, the schedule, the profiler itself).
   double other_ms() const {
-    return step_ms - data_ms - forward_ms - loss_ms - backward_ms - zero_grad_ms - update_ms;
+    return step_ms - data_ms - forward_ms - loss_ms - backward_ms - zero_grad_ms - update_ms - comm_ms;
   }
   std::vector<LayerTimes> layers;  // [layer index]
 };

@@ -29,6 +29,17 @@ int64_t argmax(const float* v, int64_t n) {
     if (v[j] > v[best]) best = j;
   return best;
 }
+// Sum of squares in double, in eight fixed lanes: the same bits for the same floats, whichever
+// shard or rank computes it, so --grad-shards and MPI ranks measure identical norms.
+double sum_squares(const float* x, int64_t n) {
+  double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) lane[k] += static_cast<double>(x[i + k]) * x[i + k];
+  for (; i < n; ++i) lane[0] += static_cast<double>(x[i]) * x[i];
+  return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+}
+
 }  // namespace
 
 EvalResult evaluate(Model& m, const Dataset& d, const Normalization& norm, int64_t batch) {
@@ -172,18 +183,31 @@ double Trainer::train_step(const int64_t* rows, int64_t* correct) {
   } else {
     float* g = m_.grads().data();
     const int64_t P = m_.num_params();
+    using clock = std::chrono::steady_clock;
+    // |g_shard|^2 summed over the shards, in shard order (the allreduce of two ranks adds the
+    // same two numbers); timed on its own, as the noise scale's price.
+    double shard_norm2 = 0;
+    auto add_shard_norm = [&] {
+      if (!cfg_.shard_norms) return;
+      const auto t0 = clock::now();
+      shard_norm2 += sum_squares(g, P);
+      norm_seconds_ += std::chrono::duration<double>(clock::now() - t0).count();
+    };
     if (ranks_ > 1) {
       loss = shard(rank_);
-      TimedScope t(Phase::Update);
-      double stats[3] = {loss, static_cast<double>(*correct), stop_ && stop_->load() ? 1.0 : 0.0};
-      allreduce_(g, P, stats, 3);
+      add_shard_norm();
+      TimedScope t(Phase::Comm);
+      double stats[4] = {loss, static_cast<double>(*correct), stop_ && stop_->load() ? 1.0 : 0.0, shard_norm2};
+      allreduce_(g, P, stats, 4);
       loss = stats[0];
       *correct = static_cast<int64_t>(stats[1]);
       ranks_stop_ = stats[2] > 0;
+      shard_norm2 = stats[3];
     } else {
       shard_sum_.resize(static_cast<size_t>(P));
       for (int64_t s = 0; s < shards; ++s) {
         loss += shard(s);
+        add_shard_norm();
         TimedScope t(Phase::Update);
         // The last shard's gradient is added in place, leaving the sum in g.
         if (s == 0) std::copy_n(g, P, shard_sum_.data());
@@ -197,6 +221,11 @@ double Trainer::train_step(const int64_t* rows, int64_t* correct) {
     const float inv = 1.0f / static_cast<float>(shards);
     for (int64_t i = 0; i < P; ++i) g[i] *= inv;
     loss /= static_cast<double>(shards);
+    if (cfg_.shard_norms) {
+      const auto t0 = clock::now();
+      norms_ = {B / shards, B, shard_norm2 / static_cast<double>(shards), sum_squares(g, P)};
+      norm_seconds_ += std::chrono::duration<double>(clock::now() - t0).count();
+    }
   }
   const double lr = scheduled_lr(cfg_.schedule, cfg_.optim.lr, step_,
                                  schedule_horizon(), steps_per_epoch_);

@@ -244,6 +244,7 @@ TEST(Training, GradShardsAreTheMeanOfTheShardsGradientsBitForBit) {
     c.batch_size = 8;
     c.optim.lr = 0.0;  // the step leaves the weights alone: both models see the same ones
     c.grad_shards = 2;
+    c.shard_norms = true;
     Model sharded(kSpec, kIn, 10, b, c.seed), by_hand(kSpec, kIn, 10, b, c.seed);
     Trainer ts(sharded, c, train);
     EXPECT_FALSE(sharded.defer_weight_grads()) << "shards must sum materialised gradients";
@@ -264,6 +265,20 @@ TEST(Training, GradShardsAreTheMeanOfTheShardsGradientsBitForBit) {
       ASSERT_EQ(got[i], (g0[i] + g1[i]) * 0.5f) << "parameter " << i;
     EXPECT_EQ(loss, (l0 + l1) / 2);
     EXPECT_EQ(correct, c0 + c1);
+    // The noise scale's two norms: each shard's gradient, and their mean.
+    auto norm2 = [](const float* g, size_t n) {
+      double s = 0;
+      for (size_t i = 0; i < n; ++i) s += static_cast<double>(g[i]) * g[i];
+      return s;
+    };
+    const ShardNorms& sn = ts.shard_norms();
+    EXPECT_EQ(sn.shard_batch, 4);
+    EXPECT_EQ(sn.batch, 8);
+    const double want_small = (norm2(g0.data(), g0.size()) + norm2(g1, g0.size())) / 2;
+    EXPECT_NEAR(sn.shard_norm2, want_small, 1e-12 * want_small);
+    EXPECT_NEAR(sn.norm2, norm2(got.data(), got.size()), 1e-12 * sn.norm2);
+    EXPECT_GT(sn.shard_norm2, sn.norm2);  // two different shards: averaging shrinks the norm
+    EXPECT_GT(ts.shard_norm_seconds(), 0.0);
   }
 }
 
