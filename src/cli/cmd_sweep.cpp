@@ -4,7 +4,10 @@
 // % of peak, the fitted cost model with its explanation, optionally the NumPy and PyTorch peers
 // side by side, and with --out the Markdown, CSV, JSON and SVG files. --target-accuracy trains
 // every size to an accuracy instead (sweep_tta.cpp).
+// --ranks 1,2 also times data-parallel steps at 2 ranks (launching mpirun), and run under
+// mpirun -np R the sweep measures R ranks itself (rank 0 reports).
 //   batchscope sweep --batch-sizes 1,8,64 --images 4096 --out report [--compare numpy,torch]
+//   batchscope sweep --ranks 1,2 --batch-sizes 16,64,256
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,7 +21,10 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/peers.h"
+#include "cli/sweep_ranks.h"
 #include "cli/sweep_tta.h"
+#include "dist/allreduce_probe.h"
+#include "dist/comm.h"
 #include "kernels/kernels.h"
 #include "report/sweep_report.h"
 #include "train/peak_cache.h"
@@ -74,6 +80,10 @@ int cmd_sweep(int argc, char** argv) {
   f.add("compare-images", "1024", "images timed per batch size for each peer");
   f.add("peers-dir", "auto", "folder with numpy_cnn.py and torch_cnn.py (auto: python/ beside the build folder)");
   f.add("python", "auto", "Python interpreter for the peers (auto: the system python3)");
+  f.add("ranks", "auto", "rank counts to time, e.g. 1,2: more than one launches mpirun -np R for each, "
+                         "splitting --threads over the ranks (auto: this process's MPI world, 1 without mpirun)");
+  f.add("mpirun", "auto", "the MPI launcher for --ranks (auto: the one this build found)");
+  f.add("mpirun-args", "--bind-to none", "extra launcher flags for --ranks, split at spaces (e.g. '--hostfile hosts')");
   add_tta_flags(f);
   add_compute_flags(f, "direct when timing steps (the FLOPs the report counts); with "
                        "--target-accuracy the fastest this CPU runs (winograd on AVX-512: fewer "
@@ -101,9 +111,41 @@ int cmd_sweep(int argc, char** argv) {
   const int threads = compute.threads;
   cfg.ops = compute.ops;
   const std::string conv_algo(kernels::to_string(compute.ops->conv_algo));
-  const bool json = f.boolean("json"), quiet = f.boolean("quiet");
+  const dist::World& world = dist::world();
+  const bool lead = world.rank == 0;
+  // Ranks other than 0 measure alongside it and stay silent.
+  const bool json = f.boolean("json") && lead, quiet = f.boolean("quiet") || !lead;
+  const std::vector<int> ranks = f.str("ranks") == "auto" ? std::vector<int>{world.size} : parse_rank_counts(f.str("ranks"));
+  const bool launch = !world.parallel() && ranks != std::vector<int>{1};
+  if (world.parallel()) {
+    if (ranks != std::vector<int>{world.size})
+      throw UsageError("--ranks: under mpirun -np " + std::to_string(world.size) + " this sweep measures " +
+                       std::to_string(world.size) + " ranks; to compare several counts, run 'batchscope sweep --ranks "
+                       "1," + std::to_string(world.size) + "' as one process, which launches mpirun itself");
+    if (!peers.empty())
+      throw UsageError("--compare: not under mpirun; run 'batchscope sweep --ranks 1," + std::to_string(world.size) +
+                       " --compare ...' as one process");
+    if (tta.target > 0)
+      throw UsageError("--target-accuracy: trains on one process only; run it without mpirun");
+    cfg.rank = world.rank;
+    cfg.ranks = world.size;
+    cfg.allreduce = [](float* g, int64_t n, double* stats, int64_t k) {
+      dist::allreduce_sum(g, n);
+      dist::allreduce_sum(stats, k);
+    };
+  }
+  if (launch) {
+    if (std::find(ranks.begin(), ranks.end(), 1) == ranks.end())
+      throw UsageError("--ranks: launching from one process needs 1 in the list (the baseline the other counts are "
+                       "compared with); to time only " + std::to_string(ranks[0]) + " ranks, run 'mpirun -np " +
+                       std::to_string(ranks[0]) + " batchscope sweep'");
+    if (tta.target > 0) throw UsageError("--ranks: not with --target-accuracy (that trains on one process)");
+    if (default_mpirun().empty() && f.str("mpirun") == "auto")
+      throw UsageError("--ranks: this build has no MPI support (install libopenmpi-dev and rebuild); expected --ranks 1");
+  }
+  cfg.threads_per_rank = threads;
 
-  if (!out_dir.empty()) {
+  if (!out_dir.empty() && lead) {
     // Before the long measurement, not after it: a bad --out must not cost the run.
     std::error_code ec;
     std::filesystem::create_directories(out_dir, ec);
@@ -118,6 +160,19 @@ int cmd_sweep(int argc, char** argv) {
                        std::to_string(train.images.n) + " images)");
   std::string command = "batchscope sweep";
   for (int i = 0; i < argc; ++i) command += std::string(" ") + argv[i];
+  if (world.parallel()) {
+    // Before the first collective of the steps: the same sweep on the same data everywhere.
+    std::string batches;
+    for (int64_t b : cfg.batches) batches += std::to_string(b) + ",";
+    dist::check_ranks_agree({{"model (--model)", cfg.model},
+                             {"batch sizes (--batch-sizes)", batches},
+                             {"timing (--images, --epochs, --warmup-steps)", std::to_string(cfg.images) + " " +
+                                  std::to_string(cfg.epochs) + " " + std::to_string(cfg.warmup_steps)},
+                             {"seed (--seed)", std::to_string(cfg.seed)},
+                             {"kernel variant (--backend, --conv-algo, --precision)", std::string(cfg.ops->name)},
+                             {"training data (--data, --train-images, --train-labels)",
+                              std::to_string(train.images.n) + " " + std::to_string(dataset_fingerprint(train))}});
+  }
   if (tta.target > 0) return run_time_to_accuracy(f, tta, cfg, train, command, threads, conv_algo);
 
   report::SweepReport rep;
@@ -129,8 +184,12 @@ int cmd_sweep(int argc, char** argv) {
   rep.image_h = train.images.h;
   rep.image_w = train.images.w;
   if (!quiet) std::fprintf(stderr, "sweep: roofline (%s)\n", peak_choice.policy == PeakPolicy::Measure ? "measuring" : "cached, given or measured");
-  rep.peak = peak_for_report(threads, peak_choice);
-  rep.fork_join_us = measure_fork_join_us();
+  // Under mpirun rank 0 alone probes (for all the ranks' cores) while the others wait.
+  if (lead) {
+    rep.peak = peak_for_report(threads * world.size, peak_choice);
+    rep.fork_join_us = measure_fork_join_us();
+  }
+  dist::barrier();
   rep.sweep = run_sweep(cfg, train, [&](const SweepRow& r) {
     if (quiet) return;
     std::fprintf(stderr, "sweep: batch %lld: %lld steps (%lld images) in %.2f s, %.1f img/s, %.3f ms/it\n",
@@ -139,6 +198,58 @@ int cmd_sweep(int argc, char** argv) {
     std::fflush(stderr);
   });
   rep.sweep.model = cfg.model;
+  if (world.parallel()) {
+    // Every rank joins the probe; rank 0 reports it.
+    report::RankRun run;
+    run.ranks = world.size;
+    run.threads_per_rank = threads;
+    run.ran = true;
+    run.note = "this run, under mpirun -np " + std::to_string(world.size);
+    run.rows = rep.sweep.rows;
+    run.skipped = rep.sweep.skipped;
+    run.gradient_bytes = 4 * rep.sweep.parameters;
+    if (!quiet) std::fprintf(stderr, "sweep: timing the allreduce over %d ranks\n", world.size);
+    run.probe = dist::probe_allreduce(dist::probe_sizes(run.gradient_bytes));
+    run.fit = fit_allreduce(run.probe);
+    if (!lead) return 0;
+    rep.rank_runs.push_back(run);
+  }
+  if (launch) {
+    report::RankRun one;
+    one.ranks = 1;
+    one.threads_per_rank = threads;
+    one.ran = !rep.sweep.rows.empty();
+    one.note = "this process";
+    one.rows = rep.sweep.rows;
+    rep.rank_runs.push_back(one);
+    RankLaunch lo;
+    lo.mpirun = f.str("mpirun") == "auto" ? default_mpirun() : f.str("mpirun");
+    for (size_t at = 0; at < f.str("mpirun-args").size();) {
+      const std::string& s = f.str("mpirun-args");
+      const size_t end = std::min(s.find(' ', at), s.size());
+      if (end > at) lo.mpirun_args.push_back(s.substr(at, end - at));
+      at = end + 1;
+    }
+    const std::vector<std::string> own = {"ranks", "mpirun", "mpirun-args", "out", "json", "quiet", "compare",
+                                          "compare-images", "peers-dir", "python", "threads", "peak", "batch-sizes"};
+    for (const auto& [name, value] : f.given_values())
+      if (std::find(own.begin(), own.end(), name) == own.end()) lo.flags.emplace_back(name, value);
+    lo.batches = cfg.batches;
+    lo.total_threads = threads;
+    lo.peak_gflops = rep.peak.peak.gflops_all;
+    lo.peak_gbs = rep.peak.peak.triad_gbs;
+    lo.quiet = quiet;
+    for (int r : ranks) {
+      if (r == 1) continue;
+      rep.rank_runs.push_back(launch_rank_sweep(r, lo));
+      const report::RankRun& got = rep.rank_runs.back();
+      if (!quiet)
+        for (const SweepRow& row : got.rows)
+          std::fprintf(stderr, "sweep: batch %lld on %d ranks x %d thread(s): %.1f img/s, %.3f ms/it, comm %.3f ms\n",
+                       static_cast<long long>(row.batch), got.ranks, got.threads_per_rank, row.images_per_second,
+                       row.ms_per_iteration, row.profile.comm_ms);
+    }
+  }
 
   PeerOptions po;
   po.python = f.str("python") == "auto" ? default_python() : f.str("python");

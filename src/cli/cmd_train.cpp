@@ -54,9 +54,8 @@ void check_ranks_agree(const Model& model, const TrainConfig& c, const Dataset& 
   std::snprintf(sched, sizeof sched, "%s warmup %lld step-epochs %.17g gamma %.17g min %.17g",
                 to_string(c.schedule.kind).c_str(), static_cast<long long>(c.schedule.warmup_steps),
                 c.schedule.step_epochs, c.schedule.gamma, c.schedule.min_lr_ratio);
-  uint64_t data = dist::fingerprint(train.images.pixels.data(), train.images.pixels.size());
-  data = dist::fingerprint(train.labels.labels.data(), train.labels.labels.size() * sizeof(train.labels.labels[0]), data);
-  const std::pair<const char*, std::string> fields[] = {
+  const uint64_t data = dataset_fingerprint(train);
+  const std::pair<std::string, std::string> fields[] = {
       {"model (--model)", model.spec()},
       {"batch size (--batch-size)", std::to_string(c.batch_size)},
       {"seed (--seed)", std::to_string(c.seed)},
@@ -69,18 +68,7 @@ void check_ranks_agree(const Model& model, const TrainConfig& c, const Dataset& 
        std::to_string(train.images.n) + " " + std::to_string(data)},
       {"position (--resume)", std::to_string(t.epoch()) + " " + std::to_string(t.step())},
   };
-  const dist::World& w = dist::world();
-  for (const auto& [name, value] : fields) {
-    const std::vector<uint64_t> all = dist::allgather(dist::fingerprint(value));
-    for (int r = 1; r < w.size; ++r)
-      if (all[static_cast<size_t>(r)] != all[0]) {
-        if (w.rank == 0)
-          std::fprintf(stderr, "error: rank %d of %d differs from rank 0 in its %s; every rank must be started "
-                       "with the same flags and data\n", r, w.size, name);
-        dist::finalize();
-        std::exit(2);
-      }
-  }
+  dist::check_ranks_agree({std::begin(fields), std::end(fields)});
 }
 
 }  // namespace

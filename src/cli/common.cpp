@@ -9,6 +9,7 @@
 
 #include "batchscope/error.h"
 #include "core/cpu_flags.h"
+#include "dist/comm.h"
 #include "kernels/kernels.h"
 
 namespace batchscope::cli {
@@ -89,7 +90,8 @@ Compute apply_compute_flags(const Flags& f, const std::string& conv_algo_auto) {
 
   const int t = clamp_threads(static_cast<int>(f.i64("threads", 1, 1024)), "--threads");
   omp_set_num_threads(t);
-  pin_threads();
+  // Ranks on one machine share its mask unless mpirun bound them: each takes its own CPUs.
+  pin_threads(dist::world().parallel() ? dist::local_rank() * t : 0);
   return {t, &table};
 }
 
@@ -122,6 +124,11 @@ std::string json_escape(const std::string& s) {
     }
   }
   return o;
+}
+
+uint64_t dataset_fingerprint(const Dataset& d) {
+  const uint64_t h = dist::fingerprint(d.images.pixels.data(), d.images.pixels.size());
+  return dist::fingerprint(d.labels.labels.data(), d.labels.labels.size() * sizeof(d.labels.labels[0]), h);
 }
 
 }  // namespace batchscope::cli

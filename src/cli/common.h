@@ -13,6 +13,8 @@ void add_data_flags(Flags& f, bool with_train);
 // Loads the training (with_train) or test set named by the flags; --data DIR finds the
 // standard file names (plain or .gz) in DIR.
 Dataset load_train_set(const Flags& f);
+// FNV-1a over the pixels and labels: what data-parallel ranks compare before training.
+uint64_t dataset_fingerprint(const Dataset& d);
 Dataset load_test_set(const Flags& f);
 
 // Declares --threads (default: all cores), --backend, --conv-algo and --precision. A command

@@ -78,6 +78,15 @@ const Flags::Flag& Flags::get(const std::string& name) const {
 }
 
 bool Flags::given(const std::string& name) const { return get(name).set; }
+
+std::vector<std::pair<std::string, std::string>> Flags::given_values() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const std::string& name : order_) {
+    const Flag& f = get(name);
+    if (f.set) out.emplace_back(name, f.is_bool ? (f.value.empty() ? "false" : "true") : f.value);
+  }
+  return out;
+}
 std::string Flags::str(const std::string& name) const { return get(name).value; }
 bool Flags::boolean(const std::string& name) const { return !get(name).value.empty(); }
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace batchscope::cli {
@@ -18,6 +19,9 @@ class Flags {
   bool parse(int argc, char** argv);
 
   bool given(const std::string& name) const;
+  // The flags given on the command line with their values, in declaration order; booleans
+  // as "true". For passing a command's own flags on to another run of it.
+  std::vector<std::pair<std::string, std::string>> given_values() const;
   std::string str(const std::string& name) const;
   int64_t i64(const std::string& name, int64_t lo, int64_t hi) const;
   double dbl(const std::string& name, double lo, double hi) const;

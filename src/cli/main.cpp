@@ -53,9 +53,9 @@ int main(int argc, char** argv) {
   try {
     // Before anything is read or written: a build without MPI refuses to run as several ranks.
     dist::init(&argc, &argv);
-    if (dist::world().parallel() && cmd != "train")
-      throw UsageError("batchscope " + cmd + " does not run as several MPI ranks (only train is data-parallel); "
-                       "run it as one process");
+    if (dist::world().parallel() && cmd != "train" && cmd != "sweep")
+      throw UsageError("batchscope " + cmd + " does not run as several MPI ranks (only train and sweep are "
+                       "data-parallel); run it as one process");
     if (cmd == "--help" || cmd == "-h" || cmd == "help") {
       print_usage(stdout);
       return done(0);

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "batchscope/error.h"
+#include "core/cpu_flags.h"
 
 namespace batchscope::cli {
 
@@ -71,7 +72,11 @@ report::PeerRun run_peer(const std::string& peer, const PeerOptions& o) {
   if (!o.data_dir.empty()) cmd += " --data " + shell_quote(o.data_dir);
   cmd += " 2>&1";
   if (!o.quiet) std::fprintf(stderr, "sweep: running the %s peer: %s\n", peer.c_str(), cmd.c_str());
-  FILE* pipe = ::popen(cmd.c_str(), "r");
+  FILE* pipe = nullptr;
+  {
+    const UnpinnedForChildren unpinned;  // the peer's threads get every CPU, not this thread's one
+    pipe = ::popen(cmd.c_str(), "r");
+  }
   if (!pipe) {
     run.note = "skipped: could not start " + o.python;
     return run;

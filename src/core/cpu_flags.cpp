@@ -53,7 +53,20 @@ namespace {
 [[maybe_unused]] const std::vector<int>& g_process_cpus_at_load = process_cpus();
 }  // namespace
 
-bool pin_threads() {
+UnpinnedForChildren::UnpinnedForChildren() {
+  const std::vector<int>& cpus = process_cpus();
+  if (cpus.empty() || sched_getaffinity(0, sizeof saved_, &saved_) != 0) return;
+  cpu_set_t all;
+  CPU_ZERO(&all);
+  for (int c : cpus) CPU_SET(c, &all);
+  restore_ = sched_setaffinity(0, sizeof all, &all) == 0;
+}
+
+UnpinnedForChildren::~UnpinnedForChildren() {
+  if (restore_) sched_setaffinity(0, sizeof saved_, &saved_);
+}
+
+bool pin_threads(int first_slot) {
   // Not this thread's mask: a second call would find the main thread already pinned to one
   // CPU, and the threads it creates inherit that.
   const std::vector<int>& cpus = process_cpus();
@@ -63,7 +76,7 @@ bool pin_threads() {
   for (int i = 0; i < n; ++i) {
     cpu_set_t one;
     CPU_ZERO(&one);
-    CPU_SET(cpus[static_cast<size_t>(omp_get_thread_num()) % cpus.size()], &one);
+    CPU_SET(cpus[static_cast<size_t>(first_slot + omp_get_thread_num()) % cpus.size()], &one);
     sched_setaffinity(0, sizeof one, &one);  // 0: the calling thread
   }
   return true;

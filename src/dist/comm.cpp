@@ -67,6 +67,13 @@ World init(int* argc, char*** argv) {
 
 const World& world() { return g_world; }
 
+int local_rank() {
+  if (!g_world.parallel()) return 0;
+  for (const char* var : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "PMI_LOCAL_RANK"})
+    if (const char* v = std::getenv(var)) return static_cast<int>(std::strtol(v, nullptr, 10));
+  return g_world.rank;
+}
+
 void finalize() {
 #if BATCHSCOPE_HAVE_MPI
   if (g_mpi) MPI_Finalize();
@@ -108,6 +115,26 @@ void broadcast(void* data, int64_t bytes, int root) {
   (void)bytes;
   (void)root;
 #endif
+}
+
+void barrier() {
+#if BATCHSCOPE_HAVE_MPI
+  if (g_world.parallel()) MPI_Barrier(MPI_COMM_WORLD);
+#endif
+}
+
+void check_ranks_agree(const std::vector<std::pair<std::string, std::string>>& fields) {
+  for (const auto& [name, value] : fields) {
+    const std::vector<uint64_t> all = allgather(fingerprint(value));
+    for (int r = 1; r < g_world.size; ++r)
+      if (all[static_cast<size_t>(r)] != all[0]) {
+        if (g_world.rank == 0)
+          std::fprintf(stderr, "error: rank %d of %d differs from rank 0 in its %s; every rank must be started "
+                       "with the same flags and data\n", r, g_world.size, name.c_str());
+        finalize();
+        std::exit(2);
+      }
+  }
 }
 
 std::vector<uint64_t> allgather(uint64_t value) {

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace batchscope::dist {
@@ -20,11 +21,20 @@ struct World {
 // each other's outputs.
 World init(int* argc, char*** argv);
 const World& world();
+// This rank's index among the ranks on its machine (the launcher's OMPI_COMM_WORLD_LOCAL_RANK
+// or MPI_LOCALRANKID); the world rank if the launcher does not say; 0 for a world of one.
+int local_rank();
 void finalize();
 
 // In place, summed over all ranks; every rank passes the same n.
 void allreduce_sum(float* data, int64_t n);
 void allreduce_sum(double* data, int64_t n);
+// Returns when every rank has called it.
+void barrier();
+// Before the first collective of a data-parallel command: every rank compares each named
+// value with rank 0's. At the first that differs, rank 0 prints one line naming the rank and
+// the field, and every rank exits 2 (all see the same comparison, so none is left waiting).
+void check_ranks_agree(const std::vector<std::pair<std::string, std::string>>& fields);
 // Rank root's bytes to every rank.
 void broadcast(void* data, int64_t bytes, int root = 0);
 // Every rank's value, by rank, on every rank.

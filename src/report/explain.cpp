@@ -60,8 +60,10 @@ std::vector<Piece> step_pieces(const SweepReport& r) {
   bool grads_in_update = false;
   if (!s.rows.empty())
     for (const LayerWork& lw : s.rows.front().work.layers) grads_in_update = grads_in_update || lw.weight_grad_in_update;
-  p.push_back({fmt("optimizer step over %s parameters%s", thousands(s.parameters).c_str(),
-                   grads_in_update ? " (with the dense weights' gradients, built inside it)" : ""),
+  const bool comm = std::any_of(s.rows.begin(), s.rows.end(), [](const SweepRow& row) { return row.profile.comm_ms > 0; });
+  p.push_back({fmt("optimizer step over %s parameters%s%s", thousands(s.parameters).c_str(),
+                   grads_in_update ? " (with the dense weights' gradients, built inside it)" : "",
+                   comm ? " and the gradient allreduce over the ranks" : ""),
                {}, {}});
   for (size_t i = 0; i < L; ++i) {
     const std::string name = short_spec(s.layer_specs[i]);
@@ -78,7 +80,7 @@ std::vector<Piece> step_pieces(const SweepReport& r) {
     };
     put(0, f.data_ms);
     put(1, f.loss_ms);
-    put(2, f.update_ms + f.zero_grad_ms);
+    put(2, f.update_ms + f.zero_grad_ms + f.comm_ms);
     for (size_t i = 0; i < L; ++i) {
       const LayerTimes& lt = i < f.layers.size() ? f.layers[i] : LayerTimes{};
       put(3 + 2 * i, lt.forward_ms);

@@ -7,6 +7,7 @@
 #include "batchscope/error.h"
 #include "core/atomic_file.h"
 #include "report/explain.h"
+#include "report/ranks_report.h"
 #include "report/svg_chart.h"
 #include "report/table.h"
 
@@ -121,6 +122,22 @@ std::vector<std::string> cost_model_lines(const SweepReport& r, const SweepAnaly
   return l;
 }
 
+// One line per rank count: how it ran, or why not, and the batch sizes it skipped.
+std::vector<std::string> rank_notes(const SweepReport& r) {
+  std::vector<std::string> l;
+  for (const RankRun& run : r.rank_runs) {
+    std::string s = fmt("%d rank%s x %d thread%s: %s", run.ranks, run.ranks == 1 ? "" : "s", run.threads_per_rank,
+                        run.threads_per_rank == 1 ? "" : "s", run.note.c_str());
+    if (!run.skipped.empty()) {
+      s += "; skipped batch";
+      for (size_t i = 0; i < run.skipped.size(); ++i) s += (i ? ", " : " ") + std::to_string(run.skipped[i]);
+      s += fmt(" (not a multiple of %d)", run.ranks);
+    }
+    l.push_back(s);
+  }
+  return l;
+}
+
 std::vector<std::string> peer_notes(const SweepReport& r) {
   std::vector<std::string> l;
   for (const PeerRun& p : r.peers) l.push_back(p.peer + ": " + p.note);
@@ -137,7 +154,8 @@ PhaseShares phase_shares(const StepProfile& p) {
   s.forward = k * (p.forward_ms + p.loss_ms);
   s.backward = k * p.backward_ms;
   s.update = k * (p.update_ms + p.zero_grad_ms);
-  s.other = std::max(0.0, 100.0 - s.data - s.forward - s.backward - s.update);
+  s.comm = k * p.comm_ms;
+  s.other = std::max(0.0, 100.0 - s.data - s.forward - s.backward - s.update - s.comm);
   return s;
 }
 
@@ -158,6 +176,7 @@ SweepAnalysis analyse_sweep(const SweepReport& r) {
   if (peak_gflops(r) > 0)
     a.compute_floor_seconds = n * r.sweep.mflop_trained * 1e6 / (peak_gflops(r) * 1e9);
   if (a.have_fit && a.fit.b > 0) a.explanation = explain_sweep(r, a);
+  a.ranks = analyse_ranks(r);
   return a;
 }
 
@@ -169,6 +188,13 @@ std::string sweep_text(const SweepReport& r, const SweepAnalysis& a) {
   if (!a.explanation.empty()) {
     out += "#\n# why the curve flattens (every figure measured in this run):\n";
     for (const std::string& p : a.explanation) out += "# - " + p + "\n";
+  }
+  if (!r.rank_runs.empty()) {
+    out += "#\n# across ranks (data parallel over MPI, the global batch split into R shards):\n";
+    for (const std::string& l : rank_notes(r)) out += "#   " + l + "\n";
+    const Table t = ranks_table(r, a.ranks);
+    if (!t.empty()) out += t.text();
+    for (const std::string& p : a.ranks.explanation) out += "# - " + p + "\n";
   }
   if (!r.peers.empty()) {
     out += "#\n# the same network elsewhere, same batch sizes, same threads:\n";
@@ -195,6 +221,15 @@ std::string sweep_markdown(const SweepReport& r, const SweepAnalysis& a) {
     out += "\n## Why the curve flattens\n\nEvery figure below was measured in this run.\n\n";
     for (const std::string& p : a.explanation) out += "- " + p + "\n";
   }
+  if (!r.rank_runs.empty()) {
+    out += "\n## Across ranks\n\nData parallel over MPI: each global batch split into R shards, one per rank, the "
+           "gradient summed with an allreduce every step.\n\n";
+    for (const std::string& l : rank_notes(r)) out += "- " + l + "\n";
+    const Table t = ranks_table(r, a.ranks);
+    if (!t.empty()) out += "\n" + t.markdown();
+    if (!a.ranks.explanation.empty()) out += "\n";
+    for (const std::string& p : a.ranks.explanation) out += "- " + p + "\n";
+  }
   if (!r.peers.empty()) {
     out += "\n## The same network elsewhere\n\n";
     for (const std::string& l : peer_notes(r)) out += "- " + l + "\n";
@@ -208,22 +243,31 @@ std::string sweep_csv(const SweepReport& r) {
   std::string out =
       "source,batch_size,iterations_per_epoch,ms_per_iteration,images_per_second,seconds_per_epoch,"
       "seconds_per_5_epochs,gflops,percent_of_peak,data_pct,forward_pct,backward_pct,update_pct,"
-      "other_pct,images_timed,extrapolated\n";
+      "other_pct,images_timed,extrapolated,comm_pct,ranks,threads_per_rank\n";
   const double n = static_cast<double>(r.sweep.epoch_images);
-  for (const SweepRow& row : r.sweep.rows) {
+  // The main rows, then those of the other rank counts (sweep --ranks).
+  std::vector<const SweepRow*> rows;
+  for (const SweepRow& row : r.sweep.rows) rows.push_back(&row);
+  const int main_ranks = r.sweep.rows.empty() ? 1 : r.sweep.rows.front().ranks;
+  for (const RankRun& run : r.rank_runs)
+    if (run.ranks != main_ranks)
+      for (const SweepRow& row : run.rows) rows.push_back(&row);
+  for (const SweepRow* rp : rows) {
+    const SweepRow& row = *rp;
     const PhaseShares sh = phase_shares(row.profile);
     // Shares with three decimals, not four significant digits: five values rounded to 0.005
     // each (33.45) could miss their sum of 100 by 0.0125; to 0.0005 they stay within 0.0025.
-    out += fmt("batchscope,%lld,%lld,%.6g,%.6g,%.6g,%.6g,%.6g,%.4g,%.3f,%.3f,%.3f,%.3f,%.3f,%lld,%s\n",
+    out += fmt("batchscope,%lld,%lld,%.6g,%.6g,%.6g,%.6g,%.6g,%.4g,%.3f,%.3f,%.3f,%.3f,%.3f,%lld,%s,%.3f,%d,%d\n",
                static_cast<long long>(row.batch), static_cast<long long>(row.iterations_per_epoch),
                row.ms_per_iteration, row.images_per_second, row.seconds_per_epoch, 5 * row.seconds_per_epoch,
                row.gflops, percent_of_peak(r, row.gflops), sh.data, sh.forward, sh.backward, sh.update,
-               sh.other, static_cast<long long>(row.images), row.extrapolated ? "true" : "false");
+               sh.other, static_cast<long long>(row.images), row.extrapolated ? "true" : "false", sh.comm,
+               row.ranks, row.threads_per_rank);
   }
   for (const PeerRun& p : r.peers)
     for (const PeerRow& q : p.rows) {
       const double gflops = q.images_per_second * r.sweep.mflop_trained * 1e-3;
-      out += fmt("%s,%lld,%lld,%.6g,%.6g,%.6g,%.6g,%.6g,%.4g,,,,,,%lld,true\n", p.peer.c_str(),
+      out += fmt("%s,%lld,%lld,%.6g,%.6g,%.6g,%.6g,%.6g,%.4g,,,,,,%lld,true,,1,\n", p.peer.c_str(),
                  static_cast<long long>(q.batch), static_cast<long long>(n) / q.batch, q.ms_per_iteration,
                  q.images_per_second, q.seconds_per_epoch, 5 * q.seconds_per_epoch, gflops,
                  percent_of_peak(r, gflops), static_cast<long long>(q.images));
@@ -231,38 +275,90 @@ std::string sweep_csv(const SweepReport& r) {
   return out;
 }
 
+nlohmann::ordered_json row_json(const SweepReport& r, const SweepRow& row) {
+  const SweepResult& s = r.sweep;
+  const PhaseShares sh = phase_shares(row.profile);
+  nlohmann::ordered_json layers = nlohmann::ordered_json::array();
+  for (size_t i = 0; i < row.profile.layers.size(); ++i) {
+    const LayerTimes& l = row.profile.layers[i];
+    layers.push_back({{"layer", i}, {"spec", i < s.layer_specs.size() ? s.layer_specs[i] : std::string()},
+                      {"forward_ms", l.forward_ms}, {"backward_data_ms", l.backward_data_ms},
+                      {"backward_weights_ms", l.backward_weights_ms}});
+  }
+  nlohmann::ordered_json j = {
+      {"batch_size", row.batch},
+      {"ranks", row.ranks},
+      {"threads_per_rank", row.threads_per_rank},
+      {"iterations_per_epoch", row.iterations_per_epoch},
+      {"ms_per_iteration", row.ms_per_iteration},
+      {"images_per_second", row.images_per_second},
+      {"seconds_per_epoch", row.seconds_per_epoch},
+      {"seconds_per_5_epochs", 5 * row.seconds_per_epoch},
+      {"gflops", row.gflops},
+      {"percent_of_peak", percent_of_peak(r, row.gflops)},
+      {"phase_percent", {{"data", sh.data}, {"forward", sh.forward}, {"backward", sh.backward},
+                         {"update", sh.update}, {"comm", sh.comm}, {"other", sh.other}}},
+      {"phase_ms", {{"data", row.profile.data_ms}, {"forward", row.profile.forward_ms},
+                    {"loss", row.profile.loss_ms}, {"backward", row.profile.backward_ms},
+                    {"zero_grad", row.profile.zero_grad_ms}, {"update", row.profile.update_ms},
+                    {"comm", row.profile.comm_ms}, {"step", row.profile.step_ms}}},
+      {"layers", layers},
+      {"warmup_steps", row.warmup_steps},
+      {"steps_timed", row.steps},
+      {"images_timed", row.images},
+      {"extrapolated", row.extrapolated},
+      {"lr", row.lr}};
+  if (row.ranks > 1)
+    j["noise_scale"] = {{"b_simple", row.noise.b_simple}, {"lo", row.noise.lo}, {"hi", row.noise.hi},
+                        {"steps", row.noise.samples}, {"shard_batch", row.batch / row.ranks},
+                        {"ms_per_step", row.noise_ms_per_step}};
+  return j;
+}
+
+SweepRow row_from_json(const nlohmann::json& j) {
+  SweepRow row;
+  row.batch = j.at("batch_size").get<int64_t>();
+  row.iterations_per_epoch = j.at("iterations_per_epoch").get<int64_t>();
+  row.ms_per_iteration = j.at("ms_per_iteration").get<double>();
+  row.images_per_second = j.at("images_per_second").get<double>();
+  row.seconds_per_epoch = j.at("seconds_per_epoch").get<double>();
+  row.gflops = j.at("gflops").get<double>();
+  row.warmup_steps = j.at("warmup_steps").get<int64_t>();
+  row.steps = j.at("steps_timed").get<int64_t>();
+  row.images = j.at("images_timed").get<int64_t>();
+  row.extrapolated = j.at("extrapolated").get<bool>();
+  row.lr = j.at("lr").get<double>();
+  row.seconds = row.ms_per_iteration * 1e-3 * static_cast<double>(row.steps);
+  const nlohmann::json& p = j.at("phase_ms");
+  StepProfile& f = row.profile;
+  f.steps = row.steps;
+  f.data_ms = p.at("data").get<double>();
+  f.forward_ms = p.at("forward").get<double>();
+  f.loss_ms = p.at("loss").get<double>();
+  f.backward_ms = p.at("backward").get<double>();
+  f.zero_grad_ms = p.at("zero_grad").get<double>();
+  f.update_ms = p.at("update").get<double>();
+  f.comm_ms = p.value("comm", 0.0);
+  f.step_ms = p.at("step").get<double>();
+  for (const nlohmann::json& l : j.at("layers"))
+    f.layers.push_back({l.at("forward_ms").get<double>(), l.at("backward_data_ms").get<double>(),
+                        l.at("backward_weights_ms").get<double>()});
+  row.ranks = j.value("ranks", 1);
+  row.threads_per_rank = j.value("threads_per_rank", 1);
+  if (j.contains("noise_scale")) {
+    const nlohmann::json& n = j["noise_scale"];
+    // NaN is written as null.
+    auto num = [](const nlohmann::json& v) { return v.is_number() ? v.get<double>() : std::nan(""); };
+    row.noise = {n.at("steps").get<int64_t>(), num(n.at("b_simple")), num(n.at("lo")), num(n.at("hi"))};
+    row.noise_ms_per_step = n.at("ms_per_step").get<double>();
+  }
+  return row;
+}
+
 nlohmann::ordered_json sweep_json(const SweepReport& r, const SweepAnalysis& a) {
   const SweepResult& s = r.sweep;
   nlohmann::ordered_json results = nlohmann::ordered_json::array();
-  for (const SweepRow& row : s.rows) {
-    const PhaseShares sh = phase_shares(row.profile);
-    nlohmann::ordered_json layers = nlohmann::ordered_json::array();
-    for (size_t i = 0; i < row.profile.layers.size(); ++i) {
-      const LayerTimes& l = row.profile.layers[i];
-      layers.push_back({{"layer", i}, {"spec", s.layer_specs[i]}, {"forward_ms", l.forward_ms},
-                        {"backward_data_ms", l.backward_data_ms}, {"backward_weights_ms", l.backward_weights_ms}});
-    }
-    results.push_back({{"batch_size", row.batch},
-                       {"iterations_per_epoch", row.iterations_per_epoch},
-                       {"ms_per_iteration", row.ms_per_iteration},
-                       {"images_per_second", row.images_per_second},
-                       {"seconds_per_epoch", row.seconds_per_epoch},
-                       {"seconds_per_5_epochs", 5 * row.seconds_per_epoch},
-                       {"gflops", row.gflops},
-                       {"percent_of_peak", percent_of_peak(r, row.gflops)},
-                       {"phase_percent", {{"data", sh.data}, {"forward", sh.forward}, {"backward", sh.backward},
-                                          {"update", sh.update}, {"other", sh.other}}},
-                       {"phase_ms", {{"data", row.profile.data_ms}, {"forward", row.profile.forward_ms},
-                                     {"loss", row.profile.loss_ms}, {"backward", row.profile.backward_ms},
-                                     {"zero_grad", row.profile.zero_grad_ms}, {"update", row.profile.update_ms},
-                                     {"step", row.profile.step_ms}}},
-                       {"layers", layers},
-                       {"warmup_steps", row.warmup_steps},
-                       {"steps_timed", row.steps},
-                       {"images_timed", row.images},
-                       {"extrapolated", row.extrapolated},
-                       {"lr", row.lr}});
-  }
+  for (const SweepRow& row : s.rows) results.push_back(row_json(r, row));
   nlohmann::ordered_json j = {{"command", r.command}, {"host", r.ctx.host}, {"date", r.ctx.date},
                               {"build", r.ctx.build}, {"model", s.model}, {"spec", s.spec},
                               {"parameters", s.parameters}, {"mflop_trained", s.mflop_trained},
@@ -290,6 +386,7 @@ nlohmann::ordered_json sweep_json(const SweepReport& r, const SweepAnalysis& a) 
     peers.push_back({{"peer", p.peer}, {"ran", p.ran}, {"note", p.note}, {"results", rows}});
   }
   if (!r.peers.empty()) j["peers"] = peers;
+  if (!r.rank_runs.empty()) j["ranks"] = ranks_json(r, a.ranks);
   return j;
 }
 
@@ -335,6 +432,17 @@ std::string epoch_time_svg(const SweepReport& r, const SweepAnalysis& a) {
     }
     c.series.push_back(s);
   }
+  const int main_ranks = r.sweep.rows.empty() ? 1 : r.sweep.rows.front().ranks;
+  for (const RankRun& run : r.rank_runs) {
+    if (!run.ran || run.ranks == main_ranks || run.rows.empty()) continue;
+    ChartSeries s = series(fmt("%d ranks x %d thread%s, measured", run.ranks, run.threads_per_rank,
+                               run.threads_per_rank == 1 ? "" : "s"), {}, {});
+    for (const SweepRow& row : run.rows) {
+      s.x.push_back(static_cast<double>(row.batch));
+      s.y.push_back(row.seconds_per_epoch);
+    }
+    c.series.push_back(s);
+  }
   for (const ChartSeries& s : c.series)
     for (double y : s.y)
       if (y > 0) ymin = std::min(ymin, y), ymax = std::max(ymax, y);
@@ -348,12 +456,16 @@ std::string phase_shares_svg(const SweepReport& r) {
   c.title = "Where each training step's time goes (" + r.sweep.model + ")";
   c.x_label = "batch size";
   c.y_label = "share of step time";
+  const bool comm = std::any_of(r.sweep.rows.begin(), r.sweep.rows.end(),
+                                [](const SweepRow& row) { return row.profile.comm_ms > 0; });
   c.parts = {"data", "forward + loss", "backward", "update", "other"};
+  if (comm) c.parts.insert(c.parts.end() - 1, "comm (allreduce)");
   c.values.assign(c.parts.size(), {});
   for (const SweepRow& row : r.sweep.rows) {
     c.categories.push_back(std::to_string(row.batch));
     const PhaseShares s = phase_shares(row.profile);
-    const double v[] = {s.data, s.forward, s.backward, s.update, s.other};
+    std::vector<double> v = {s.data, s.forward, s.backward, s.update, s.other};
+    if (comm) v.insert(v.end() - 1, s.comm);
     for (size_t i = 0; i < c.parts.size(); ++i) c.values[i].push_back(std::max(0.0, v[i]));
   }
   c.notes.push_back(note(r.ctx.host + ", " + r.ctx.date + "; " + r.command));

@@ -2,6 +2,7 @@
 // averages, and the probe that measures gradient norms on a model at its current parameters.
 #include "train/noise_scale.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -51,6 +52,43 @@ double NoiseScaleEstimator::b_simple() const {
   const double g = g2();
   if (count_ == 0 || !(g > 0)) return std::numeric_limits<double>::quiet_NaN();
   return trace_sigma() / g;
+}
+
+NoiseScaleInterval noise_scale_interval(std::span<const GradNormSample> samples, uint64_t seed) {
+  constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+  NoiseScaleInterval r{static_cast<int64_t>(samples.size()), kNaN, kNaN, kNaN};
+  if (samples.empty()) return r;
+  std::vector<double> g2, tr;
+  for (const GradNormSample& s : samples) {
+    g2.push_back(estimate_g2(s));
+    tr.push_back(estimate_trace_sigma(s));
+  }
+  auto ratio = [&](const std::vector<size_t>* pick) {
+    double sg = 0, st = 0;
+    const size_t n = g2.size();
+    for (size_t i = 0; i < n; ++i) {
+      const size_t j = pick ? (*pick)[i] : i;
+      sg += g2[j];
+      st += tr[j];
+    }
+    return sg > 0 ? st / sg : kNaN;
+  };
+  r.b_simple = ratio(nullptr);
+  if (samples.size() < 2) return r;
+  Rng rng(seed);
+  std::vector<double> boot;
+  std::vector<size_t> pick(samples.size());
+  for (int b = 0; b < 400; ++b) {
+    for (size_t& p : pick) p = rng.below(samples.size());
+    // A resample whose mean |G|^2 is not positive has no finite ratio: it counts as
+    // unbounded, on the high side.
+    const double v = ratio(&pick);
+    boot.push_back(std::isnan(v) ? std::numeric_limits<double>::infinity() : v);
+  }
+  std::sort(boot.begin(), boot.end());
+  r.lo = boot[static_cast<size_t>(0.16 * (boot.size() - 1))];
+  r.hi = boot[static_cast<size_t>(0.84 * (boot.size() - 1))];
+  return r;
 }
 
 namespace {

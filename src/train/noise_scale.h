@@ -50,6 +50,17 @@ class NoiseScaleEstimator {
   int64_t count_ = 0;
 };
 
+// B_simple over many samples taken at the same two batch sizes (one per training step, say,
+// from the shards of data-parallel ranks): the ratio of the mean tr(Sigma) estimate to the
+// mean |G|^2 estimate, with a bootstrap interval over the samples (resampled with
+// replacement, 400 times, a fixed seed): the 16th and 84th percentiles, one standard error
+// each side for a normal estimate. NaN where the mean |G|^2 is not positive.
+struct NoiseScaleInterval {
+  int64_t samples = 0;
+  double b_simple = 0, lo = 0, hi = 0;
+};
+NoiseScaleInterval noise_scale_interval(std::span<const GradNormSample> samples, uint64_t seed = 1);
+
 // Measures one sample on m at its current parameters, which it leaves bitwise unchanged.
 // rows: [k*b_small] training-set row indices, k >= 2, split into k micro-batches of b_small.
 // For micro-batch i it computes g_i, the gradient of the mean loss, as Trainer::train_step does

@@ -50,6 +50,10 @@ SweepResult run_sweep(const SweepConfig& cfg, const Dataset& train,
   const Shape in_sample{1, train.images.h, train.images.w};
   StepProfiler prof;
   for (int64_t B : cfg.batches) {
+    if (B % cfg.ranks != 0) {
+      res.skipped.push_back(B);
+      continue;
+    }
     // A fresh model and optimizer per size: no size inherits another's warm caches or plans.
     Model model(cfg.model, in_sample, 10, *cfg.ops, cfg.seed);
     TrainConfig tc;
@@ -57,7 +61,9 @@ SweepResult run_sweep(const SweepConfig& cfg, const Dataset& train,
     // Speed does not depend on the rate, but a diverging loss would stop the sweep.
     tc.optim.lr = default_learning_rate(tc.optim.kind, B);
     tc.seed = cfg.seed;
+    tc.shard_norms = cfg.ranks > 1;
     Trainer trainer(model, tc, train);
+    if (cfg.ranks > 1) trainer.set_data_parallel(cfg.rank, cfg.ranks, cfg.allreduce);
     if (res.rows.empty()) {
       res.spec = model.spec();
       res.backend = std::string(model.ops().name);
@@ -71,6 +77,8 @@ SweepResult run_sweep(const SweepConfig& cfg, const Dataset& train,
 
     SweepRow r;
     r.batch = B;
+    r.ranks = cfg.ranks;
+    r.threads_per_rank = cfg.threads_per_rank;
     r.lr = tc.optim.lr;
     r.iterations_per_epoch = trainer.steps_per_epoch();
     r.warmup_steps = cfg.warmup_steps >= 0 ? cfg.warmup_steps : std::max<int64_t>(3, (256 + B - 1) / B);
@@ -85,14 +93,24 @@ SweepResult run_sweep(const SweepConfig& cfg, const Dataset& train,
     for (int64_t s = 0; s < r.warmup_steps; ++s) trainer.train_step(warm.data() + s * B, &correct);
     prof.clear();
     prof.reserve(static_cast<size_t>(std::min<int64_t>(r.steps, 1 << 16) * 64));
+    std::vector<GradNormSample> norms;
+    const double norm_seconds_before = trainer.shard_norm_seconds();
     const auto t0 = std::chrono::steady_clock::now();
     {
       ProfilerScope on(prof);
-      for (int64_t s = 0; s < r.steps; ++s) trainer.train_step(timed.data() + s * B, &correct);
+      for (int64_t s = 0; s < r.steps; ++s) {
+        trainer.train_step(timed.data() + s * B, &correct);
+        if (const ShardNorms& n = trainer.shard_norms(); tc.shard_norms)
+          norms.push_back({n.shard_batch, n.batch, n.shard_norm2, n.norm2});
+      }
     }
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     r.profile = summarize_profile(prof.events(), r.steps, model.layers().size());
     r.work = step_work(model, B, res.optimizer_slots);
+    if (tc.shard_norms) {
+      r.noise = noise_scale_interval(norms, cfg.seed);
+      r.noise_ms_per_step = 1e3 * (trainer.shard_norm_seconds() - norm_seconds_before) / static_cast<double>(r.steps);
+    }
 
     r.ms_per_iteration = 1e3 * r.seconds / static_cast<double>(r.steps);
     r.images_per_second = static_cast<double>(r.images) / r.seconds;

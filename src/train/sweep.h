@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "batchscope/idx.h"
+#include "batchscope/trainer.h"
 #include "kernels/kernels.h"
+#include "train/noise_scale.h"
 #include "train/step_profile.h"
 #include "train/step_work.h"
 
@@ -24,6 +26,12 @@ struct SweepConfig {
   int64_t warmup_steps = -1; // -1: max(3, ceil(256/B))
   uint64_t seed = 1;
   const kernels::OpTable* ops = &kernels::ops(kernels::Backend::OneDnn);  // the kernel variant
+  // Data parallel: this process is rank `rank` of `ranks`, every step's gradient summed over
+  // them with `allreduce` (Trainer::set_data_parallel); every rank runs the same sweep. A
+  // batch size that `ranks` does not divide is skipped (SweepResult::skipped).
+  int rank = 0, ranks = 1;
+  int threads_per_rank = 1;  // recorded in the rows
+  Trainer::Allreduce allreduce;
 };
 
 struct SweepRow {
@@ -33,6 +41,11 @@ struct SweepRow {
   double gflops = 0;         // trained-image FLOPs (3 × forward) per second
   StepProfile profile;       // mean times per step, over the timed steps
   StepWork work;             // FLOPs and bytes of one step at this batch
+  int ranks = 1, threads_per_rank = 1;  // the global batch split over `ranks` processes
+  // ranks > 1: the gradient noise scale from the ranks' shard gradients over the timed steps,
+  // and what measuring their norms cost per step (inside the step's "other" time).
+  NoiseScaleInterval noise;
+  double noise_ms_per_step = 0;
 };
 
 struct SweepResult {
@@ -46,6 +59,7 @@ struct SweepResult {
   int optimizer_slots = 0;
   std::vector<std::string> layer_specs;
   std::vector<SweepRow> rows;
+  std::vector<int64_t> skipped;  // batch sizes the ranks do not divide
 };
 
 SweepResult run_sweep(const SweepConfig& cfg, const Dataset& train,

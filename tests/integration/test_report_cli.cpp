@@ -59,7 +59,7 @@ TEST_F(ReportCli, SweepOutWritesFilesThatParse) {
 
   const auto csv = parse_csv(slurp(out + "/sweep.csv"));
   ASSERT_EQ(csv.size(), 5u);  // header and four batch sizes
-  ASSERT_EQ(csv[0].size(), 16u);
+  ASSERT_EQ(csv[0].size(), 19u);
   EXPECT_EQ(csv[0][0], "source");
   EXPECT_EQ(csv[0][1], "batch_size");
   const std::vector<int> batches = {1, 4, 16, 64};
@@ -68,10 +68,13 @@ TEST_F(ReportCli, SweepOutWritesFilesThatParse) {
     EXPECT_EQ(csv[i][0], "batchscope");
     EXPECT_EQ(std::stoi(csv[i][1]), batches[i - 1]);
     EXPECT_GT(std::stod(csv[i][3]), 0.0);  // ms per iteration
-    // The phase shares (data, forward, backward, update, other) add up to the step.
-    double sum = 0;
+    // The phase shares (data, forward, backward, update, other, and comm, 0 on one rank)
+    // add up to the step.
+    double sum = std::stod(csv[i][16]);
     for (int c = 9; c <= 13; ++c) sum += std::stod(csv[i][static_cast<size_t>(c)]);
     EXPECT_NEAR(sum, 100.0, 0.01) << "row " << i;
+    EXPECT_EQ(csv[i][16], "0.000");
+    EXPECT_EQ(csv[i][17], "1");  // one rank
   }
 
   const auto j = nlohmann::json::parse(slurp(out + "/sweep.json"));

@@ -146,5 +146,17 @@ TEST(PeakCli, BadFlagsExitTwoNamingTheFlag) {
   EXPECT_NE(help.out.find("--threads VALUE"), std::string::npos) << help.out;
 }
 
+// --ranks: a list of positive counts with 1 in it when launched from one process (the
+// baseline), and MPI in the build for any count above 1.
+TEST_F(SweepCli, RankCountsAreCheckedBeforeAnythingRuns) {
+  expect_cli_error(run_cli(tmp, "sweep" + data() + " --ranks 1,0"), 2, {"--ranks", "'0'", "1 to 4096"});
+  expect_cli_error(run_cli(tmp, "sweep" + data() + " --ranks 1,2,2"), 2, {"--ranks", "listed twice"});
+  expect_cli_error(run_cli(tmp, "sweep" + data() + " --ranks 2"), 2, {"--ranks", "needs 1 in the list", "mpirun -np 2 batchscope sweep"});
+  expect_cli_error(run_cli(tmp, "sweep" + data() + " --ranks 1,2 --target-accuracy 0.9"), 2, {"--ranks", "--target-accuracy"});
+#if !BATCHSCOPE_HAVE_MPI
+  expect_cli_error(run_cli(tmp, "sweep" + data() + " --ranks 1,2"), 2, {"--ranks", "no MPI support"});
+#endif
+}
+
 }  // namespace
 }  // namespace batchscope
