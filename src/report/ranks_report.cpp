@@ -116,7 +116,7 @@ std::vector<std::string> explain(const SweepReport& r, const RanksAnalysis& a) {
     if (base_run) {
       int wins = 0, losses = 0;
       double lo_ratio = 1e300, hi_ratio = 0;
-      std::string per;
+      std::string per, won_at;
       for (const SweepRow& row : run->rows) {
         const SweepRow* b1 = find_row(base_run, row.batch);
         if (!b1 || b1->images_per_second <= 0) continue;
@@ -124,6 +124,7 @@ std::vector<std::string> explain(const SweepReport& r, const RanksAnalysis& a) {
         lo_ratio = std::min(lo_ratio, ratio);
         hi_ratio = std::max(hi_ratio, ratio);
         (ratio > 1 ? wins : losses)++;
+        if (ratio > 1) won_at += fmt("%s%lld (%+.0f%%)", won_at.empty() ? "" : ", ", static_cast<long long>(row.batch), 100 * (ratio - 1));
         per += fmt("%s%lld: %.0f against %.0f", per.empty() ? "" : "; ", static_cast<long long>(row.batch),
                    row.images_per_second, b1->images_per_second);
       }
@@ -137,15 +138,31 @@ std::vector<std::string> explain(const SweepReport& r, const RanksAnalysis& a) {
           verdict = fmt("%s is faster than %s at every batch measured, by %.0f-%.0f%%", who.c_str(), base_who.c_str(),
                         100 * (lo_ratio - 1), 100 * (hi_ratio - 1));
         else
-          verdict = fmt("%s wins at %d batch size(s) and loses at %d, at %.0f-%.0f%% of %s's speed", who.c_str(), wins,
-                        losses, 100 * lo_ratio, 100 * hi_ratio, base_who.c_str());
+          verdict = fmt("%s is faster than %s only at batch %s and slower at the other %d, down to %.0f%% of its speed",
+                        who.c_str(), base_who.c_str(), won_at.c_str(), losses, 100 * lo_ratio);
+        // Why, from the two cost models: the same cores, so any gain is cheaper arithmetic
+        // per image (kernels on fewer threads each) bought with a larger cost per step.
+        std::string why;
+        const double b_rank = one ? l.compute.per_image / l.ranks : 0, b_one = one ? one->compute.per_image : 0;
+        const double extra = one ? l.compute.fixed + l.allreduce_seconds - one->compute.fixed : 0;
+        if (one && b_rank < b_one && extra > 0)
+          why = fmt(" Per image of the global batch the ranks cost b/R = %s against %s for one process (a kernel on "
+                    "fewer threads splits and joins less), but every step pays a + T_allreduce = %s against %s; so "
+                    "by these fits %d ranks win above a global batch of about %.0f, and lose below it.",
+                    ms(b_rank).c_str(), ms(b_one).c_str(), ms(l.compute.fixed + l.allreduce_seconds).c_str(),
+                    ms(one->compute.fixed).c_str(), l.ranks, extra / (b_one - b_rank));
+        else if (one)
+          why = fmt(" Per image of the global batch the ranks cost b/R = %s against %s for one process, and every "
+                    "step pays a + T_allreduce = %s against %s: more ranks on the same cores buy nothing here.",
+                    ms(b_rank).c_str(), ms(b_one).c_str(), ms(l.compute.fixed + l.allreduce_seconds).c_str(),
+                    ms(one->compute.fixed).c_str());
         out.push_back(fmt(
-            "On this machine %s (images per second at each global batch, %s: %s). Both use the same %d cores: "
-            "splitting the batch over processes adds the allreduce and the wait for the slower rank without "
-            "adding any arithmetic units, so data parallelism can only pay where each rank brings cores (and "
-            "memory bandwidth) of its own, on other machines.",
+            "On this machine %s (images per second at each global batch, %s: %s). Both use the same %d cores, so "
+            "splitting the batch over processes adds no arithmetic units, only the allreduce and the wait for the "
+            "slower rank.%s Across machines each rank brings cores and memory bandwidth of its own, and b/R "
+            "shrinks with R while T_allreduce does not.",
             verdict.c_str(), threads_text(l.ranks, l.threads_per_rank).c_str(), per.c_str(),
-            l.ranks * l.threads_per_rank));
+            l.ranks * l.threads_per_rank, why.c_str()));
       }
     }
     // 6. The noise scale, almost free.

@@ -67,9 +67,11 @@ class MpiCli : public ::testing::Test {
     return std::string(BATCHSCOPE_MPIEXEC) + " --oversubscribe --bind-to none -np " + std::to_string(ranks) + " " +
            BATCHSCOPE_BIN;
   }
+  // Runs `cmd` (an mpirun line) to its end, or for 120 s at most: a hung collective fails
+  // the test with exit 124 instead of stalling ctest until its own timeout.
   RunResult run(const std::string& cmd) const {
     const std::string out = tmp.file("mpi-stdout.txt"), err = tmp.file("mpi-stderr.txt");
-    const int status = std::system((cmd + " >" + out + " 2>" + err + " </dev/null").c_str());
+    const int status = std::system(("timeout -k 5 120 " + cmd + " >" + out + " 2>" + err + " </dev/null").c_str());
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
   }
   // Starts `cmd` in its own shell; the caller waits with wait_job.
