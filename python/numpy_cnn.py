@@ -467,6 +467,44 @@ def train_batch(args, images, labels, test_images, test_labels, batch):
             "test_accuracy": round(correct / len(test_labels), 4), "version": np.__version__}
 
 
+def macs_per_image(model):
+    """Multiply-adds of one image's forward pass through MODELS[model]."""
+    shape, macs = (1, 28, 28), 0
+    for layer in MODELS[model]:
+        if layer[0] == "conv":
+            p, q = shape[1] - CONV_SIZE + 1, shape[2] - CONV_SIZE + 1
+            macs += layer[1] * shape[0] * CONV_SIZE * CONV_SIZE * p * q
+            shape = (layer[1], p, q)
+        elif layer[0] == "pool":
+            shape = (shape[0], shape[1] // layer[1], shape[2] // layer[1])
+        elif layer[0] == "flatten":
+            shape = (math.prod(shape),)
+        elif layer[0] == "dense":
+            macs += shape[0] * layer[1]
+            shape = (layer[1],)
+    return macs
+
+
+def batchscope_step(batch_size, model="mnist-cnn", seed=1):
+    """The step for `python3 -m batchscope.sweep python/numpy_cnn.py:batchscope_step`: one SGD
+    step of the seed's network on a batch of `batch_size` random MNIST-shaped images, drawn
+    from a pool as the timing mode draws them."""
+    global np
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    n = max(1024, batch_size)
+    images, labels = rng.integers(0, 256, (n, 1, 28, 28), dtype=np.uint8), rng.integers(0, 10, n)
+    net = Net(model, rng)
+    opt = Momentum(net.params, 0.01)
+    batches = Batches(images, labels, rng)
+
+    def one_step():
+        return step(net, opt, batches, batch_size)
+    # Forward, backward-data and backward-weights: three forward passes' multiply-adds, 2 FLOPs each.
+    one_step.flops_per_image = 6 * macs_per_image(model)
+    return one_step
+
+
 def as_arrays(n, image_bytes, label_bytes):
     images = np.frombuffer(image_bytes, dtype=np.uint8).reshape(n, 1, 28, 28)
     return images, np.frombuffer(label_bytes, dtype=np.uint8).astype(np.int64)
