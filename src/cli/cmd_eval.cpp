@@ -3,6 +3,8 @@
 //   batchscope eval --checkpoint model.safetensors --data data/mnist
 #include <cstdio>
 
+#include <nlohmann/json.hpp>
+
 #include "batchscope/checkpoint.h"
 #include "batchscope/error.h"
 #include "batchscope/trainer.h"
@@ -39,19 +41,14 @@ int cmd_eval(int argc, char** argv) {
   const int64_t L = r.num_classes;
 
   if (f.boolean("json")) {
-    std::printf("{\"checkpoint\":\"%s\",\"model\":\"%s\",\"images\":%lld,\"accuracy\":%.6f,"
-                "\"loss\":%.6f,\"class_accuracy\":[",
-                json_escape(ckpt).c_str(), json_escape(model.spec()).c_str(),
-                static_cast<long long>(r.n), r.accuracy, r.loss);
-    for (int64_t c = 0; c < L; ++c) std::printf("%s%.6f", c ? "," : "", r.class_accuracy(c));
-    std::printf("],\"confusion\":[");
-    for (int64_t i = 0; i < L; ++i) {
-      std::printf("%s[", i ? "," : "");
-      for (int64_t j = 0; j < L; ++j)
-        std::printf("%s%lld", j ? "," : "", static_cast<long long>(r.confusion[static_cast<size_t>(i * L + j)]));
-      std::printf("]");
-    }
-    std::printf("]}\n");
+    nlohmann::ordered_json per_class = nlohmann::ordered_json::array(), confusion = nlohmann::ordered_json::array();
+    for (int64_t c = 0; c < L; ++c) per_class.push_back(r.class_accuracy(c));
+    for (int64_t i = 0; i < L; ++i)
+      confusion.push_back(std::vector<int64_t>(r.confusion.begin() + i * L, r.confusion.begin() + (i + 1) * L));
+    const nlohmann::ordered_json j = {{"checkpoint", ckpt}, {"model", model.spec()}, {"images", r.n},
+                                      {"accuracy", r.accuracy}, {"loss", r.loss},
+                                      {"class_accuracy", per_class}, {"confusion", confusion}};
+    std::printf("%s\n", json_line(j).c_str());
     return 0;
   }
   std::printf("checkpoint %s (epoch %lld)\nmodel %s\ntest set %s: %lld images\n\n",

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <numeric>
 
+#include <nlohmann/json.hpp>
+
 #include "batchscope/checkpoint.h"
 #include "batchscope/error.h"
 #include "cli/commands.h"
@@ -77,7 +79,7 @@ int cmd_predict(int argc, char** argv) {
   load_checkpoint(ckpt, model, nullptr);
   const int64_t L = model.num_classes(), N = all.images.n, kBatch = 256;
   const bool json = f.boolean("json");
-  if (json) std::printf("{\"checkpoint\":\"%s\",\"predictions\":[", json_escape(ckpt).c_str());
+  nlohmann::ordered_json predictions = nlohmann::ordered_json::array();
   std::vector<int64_t> rows;
   std::vector<float> probs;
   for (int64_t start = 0; start < N; start += kBatch) {
@@ -95,16 +97,16 @@ int cmd_predict(int argc, char** argv) {
       const int64_t cls = std::max_element(p, p + L) - p;
       const std::string& src = source[static_cast<size_t>(start + i)];
       if (json) {
-        std::printf("%s{\"image\":\"%s\",\"class\":%lld,\"probabilities\":[", start + i ? "," : "",
-                    json_escape(src).c_str(), static_cast<long long>(cls));
-        for (int64_t j = 0; j < L; ++j) std::printf("%s%.6g", j ? "," : "", p[j]);
-        std::printf("]}");
+        predictions.push_back({{"image", src}, {"class", cls}, {"probabilities", std::vector<float>(p, p + L)}});
       } else {
         std::printf("%s: class %lld (p=%.4f)\n", src.c_str(), static_cast<long long>(cls), p[cls]);
       }
     }
   }
-  if (json) std::printf("]}\n");
+  if (json) {
+    const nlohmann::ordered_json j = {{"checkpoint", ckpt}, {"predictions", predictions}};
+    std::printf("%s\n", json_line(j).c_str());
+  }
   return 0;
 }
 

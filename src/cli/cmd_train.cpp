@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "batchscope/checkpoint.h"
 #include "batchscope/error.h"
 #include "batchscope/model.h"
@@ -344,25 +346,20 @@ int cmd_train(int argc, char** argv) {
   }
 
   if (json && lead) {
-    std::printf("{\"model\":\"%s\",\"spec\":\"%s\",\"parameters\":%lld,\"epochs\":%lld,"
-                "\"batch_size\":%lld,\"optimizer\":\"%s\",\"lr\":%.9g,\"threads\":%d,"
-                "\"backend\":\"%s\",\"seed\":%llu,\"test_accuracy\":%.6f,\"test_loss\":%.6f,"
-                "\"train_seconds\":%.3f,\"images_per_second\":%.1f,\"history\":[",
-                json_escape(f.str("model")).c_str(), json_escape(model.spec()).c_str(),
-                static_cast<long long>(model.num_params()), static_cast<long long>(cfg.epochs),
-                static_cast<long long>(cfg.batch_size), to_string(cfg.optim.kind).c_str(),
-                cfg.optim.lr, threads, std::string(model.ops().name).c_str(),
-                static_cast<unsigned long long>(cfg.seed), last_eval.accuracy, last_eval.loss,
-                train_seconds, train_seconds > 0 ? static_cast<double>(images_trained) / train_seconds : 0.0);
-    for (size_t i = 0; i < records.size(); ++i) {
-      const auto& r = records[i];
-      std::printf("%s{\"epoch\":%lld,\"train_loss\":%.6f,\"train_accuracy\":%.6f,"
-                  "\"test_loss\":%.6f,\"test_accuracy\":%.6f,\"seconds\":%.3f,"
-                  "\"images_per_second\":%.1f}",
-                  i ? "," : "", static_cast<long long>(r.epoch), r.train_loss, r.train_accuracy,
-                  r.test_loss, r.test_accuracy, r.seconds, r.images_per_second);
-    }
-    std::printf("]}\n");
+    nlohmann::ordered_json history = nlohmann::ordered_json::array();
+    for (const EpochRecord& r : records)
+      history.push_back({{"epoch", r.epoch}, {"train_loss", r.train_loss}, {"train_accuracy", r.train_accuracy},
+                         {"test_loss", r.test_loss}, {"test_accuracy", r.test_accuracy}, {"seconds", r.seconds},
+                         {"images_per_second", r.images_per_second}});
+    const nlohmann::ordered_json j = {
+        {"model", f.str("model")}, {"spec", model.spec()}, {"parameters", model.num_params()},
+        {"epochs", cfg.epochs}, {"batch_size", cfg.batch_size}, {"optimizer", to_string(cfg.optim.kind)},
+        {"lr", cfg.optim.lr}, {"threads", threads}, {"ranks", world.size}, {"backend", std::string(model.ops().name)},
+        {"seed", cfg.seed}, {"test_accuracy", last_eval.accuracy}, {"test_loss", last_eval.loss},
+        {"train_seconds", train_seconds},
+        {"images_per_second", train_seconds > 0 ? static_cast<double>(images_trained) / train_seconds : 0.0},
+        {"history", history}};
+    std::printf("%s\n", json_line(j).c_str());
   }
   return 0;
 }

@@ -2,6 +2,8 @@
 #pragma once
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "batchscope/idx.h"
 #include "cli/flags.h"
 #include "kernels/kernels.h"
@@ -38,7 +40,9 @@ Compute apply_compute_flags(const Flags& f, const std::string& conv_algo_auto = 
 // a warning naming both numbers and `flag`.
 int clamp_threads(int asked, const char* flag);
 
-std::string json_escape(const std::string& s);
+// One JSON document on one line; bytes that are not UTF-8 (a file name can hold any) become
+// U+FFFD instead of an exception.
+std::string json_line(const nlohmann::ordered_json& j);
 // MemAvailable from /proc/meminfo in bytes, or 0 if it cannot be read.
 int64_t available_memory_bytes();
 // Default thread count: the cores this process may run on.
