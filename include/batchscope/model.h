@@ -14,13 +14,13 @@
 #include <string_view>
 #include <vector>
 
+#include "batchscope/backend.h"
 #include "batchscope/layer.h"
 #include "batchscope/tensor.h"
 
 namespace batchscope {
 namespace kernels {
 struct OpTable;
-enum class Backend;
 }  // namespace kernels
 
 struct Preset {

@@ -10,7 +10,7 @@
 #include "batchscope/idx.h"
 #include "batchscope/model.h"
 #include "batchscope/optimizer.h"
-#include "train/batch.h"
+#include "batchscope/normalization.h"
 
 namespace batchscope {
 

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "batchscope/backend.h"
+
 namespace batchscope::kernels {
 
 // Activation layouts. Block 0: plain [N,C,H,W]. Block b > 0: channel-blocked
@@ -84,7 +86,7 @@ using SoftmaxXentFwd = double (*)(float* probs, const float* logits, const int32
 using SoftmaxXentBwd = void (*)(float* dlogits, const float* probs, const int32_t* labels,
                                 int64_t N, int64_t L);
 
-enum class Backend { Reference, OneDnn };
+// Backend { Reference, OneDnn } is public: batchscope/backend.h.
 
 // How the fast back-end computes 3x3 stride-1 convolutions: direct, or Winograd F(4x4,3x3)
 // (fewer multiplies, slightly different rounding). The reference back-end is always direct.

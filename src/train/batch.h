@@ -4,13 +4,9 @@
 #include <cstdint>
 
 #include "batchscope/idx.h"
+#include "batchscope/normalization.h"
 
 namespace batchscope {
-
-struct Normalization {
-  float mean = 0.1307f;  // MNIST training-set pixel mean (of p/255)
-  float std = 0.3081f;   // and standard deviation
-};
 
 // x: [n, h*w] out; labels: [n] out (may be null); rows: [n] dataset indices.
 void fill_batch(float* x, int32_t* labels, const Dataset& d, const int64_t* rows, int64_t n,

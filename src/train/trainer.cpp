@@ -12,6 +12,7 @@
 #include "core/rng.h"
 #include "core/step_profiler.h"
 #include "kernels/kernels.h"
+#include "train/batch.h"
 
 namespace batchscope {
 
