@@ -22,7 +22,9 @@ std::vector<AllreducePoint> probe_allreduce(const std::vector<int64_t>& sizes) {
   using clock = std::chrono::steady_clock;
   for (int64_t bytes : sizes) {
     const int64_t n = std::max<int64_t>(1, bytes / 4);
-    std::vector<float> buf(static_cast<size_t>(n), 1.0f);
+    // Zeros: their sum stays 0 however many calls (ones would double with 2 ranks and pass
+    // FLT_MAX within a round of 256).
+    std::vector<float> buf(static_cast<size_t>(n), 0.0f);
     const int64_t k = std::clamp<int64_t>((int64_t{4} << 20) / (4 * n), 1, 256);
     AllreducePoint p{4 * n, 0, k};
     if (world().parallel()) {
@@ -34,8 +36,6 @@ std::vector<AllreducePoint> probe_allreduce(const std::vector<int64_t>& sizes) {
         const auto t0 = clock::now();
         for (int64_t i = 0; i < k; ++i) allreduce_sum(buf.data(), n);
         rounds.push_back(std::chrono::duration<double>(clock::now() - t0).count() / static_cast<double>(k));
-        // Sums of ones grow by R each call: keep them small and finite.
-        std::fill(buf.begin(), buf.end(), 1.0f);
       }
       std::sort(rounds.begin(), rounds.end());
       p.seconds = rounds[rounds.size() / 2];
