@@ -24,10 +24,6 @@ def _ms(s):
     return f"{v:.1f} ms" if abs(v) >= 10 else f"{v:.3f} ms" if abs(v) >= 0.1 else f"{v:.4f} ms"
 
 
-def _label(key):
-    return key.label()
-
-
 def analyse(rows, epoch_images, user_file, peak_gflops=None):
     batches = [r["batch_size"] for r in rows]
     steps = [r["step_seconds"] for r in rows]
@@ -53,7 +49,7 @@ def analyse(rows, epoch_images, user_file, peak_gflops=None):
         speedup = None
         if one and big and big["self_wall"] > 0:
             speedup = one["functions"].get(k, {}).get("self_wall", 0.0) / big["self_wall"]
-        pieces.append({"key": k, "label": _label(k), "a": fa, "b": fb, "per_step": self_t,
+        pieces.append({"key": k, "label": k.label(), "a": fa, "b": fb, "per_step": self_t,
                        "cpu_per_wall": ratio, "threads_speedup": speedup,
                        "calls": [r["functions"].get(k, {}).get("calls", 0.0) for r in rows]})
     # Everything below 2%: one piece, so that the pieces still add up to the step.
@@ -72,7 +68,7 @@ def analyse(rows, epoch_images, user_file, peak_gflops=None):
         fa, fb, _ = fit_line(batches, incl)
         big = rows[-1]["functions"].get(k)
         ratio = big["incl_cpu"] / big["incl_wall"] if big and big["incl_wall"] > 0 else None
-        own.append({"key": k, "label": _label(k), "a": fa, "b": fb, "per_step": incl, "cpu_per_wall": ratio})
+        own.append({"key": k, "label": k.label(), "a": fa, "b": fb, "per_step": incl, "cpu_per_wall": ratio})
     own.sort(key=lambda p: -(p["per_step"][-1]))
     an["own"] = own
     # Threads: b split into the functions that ran faster with the BLAS on all its threads.

@@ -129,10 +129,7 @@ int cmd_sweep(int argc, char** argv) {
       throw UsageError("--target-accuracy: trains on one process only; run it without mpirun");
     cfg.rank = world.rank;
     cfg.ranks = world.size;
-    cfg.allreduce = [](float* g, int64_t n, double* stats, int64_t k) {
-      dist::allreduce_sum(g, n);
-      dist::allreduce_sum(stats, k);
-    };
+    cfg.allreduce = dist::allreduce_step;
   }
   if (launch) {
     if (std::find(ranks.begin(), ranks.end(), 1) == ranks.end())

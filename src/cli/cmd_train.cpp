@@ -220,8 +220,7 @@ int cmd_train(int argc, char** argv) {
     dog = std::make_unique<dist::Watchdog>(watchdog_seconds, world.rank, world.size);
     trainer.set_data_parallel(world.rank, world.size, [&dog](float* g, int64_t n, double* stats, int64_t k) {
       dog->enter_collective();
-      dist::allreduce_sum(g, n);
-      dist::allreduce_sum(stats, k);
+      dist::allreduce_step(g, n, stats, k);
       dog->leave_collective();
     });
     check_ranks_agree(model, cfg, train, trainer);

@@ -104,6 +104,11 @@ void sum_in_place([[maybe_unused]] T* data, [[maybe_unused]] int64_t n) {
 void allreduce_sum(float* data, int64_t n) { sum_in_place(data, n); }
 void allreduce_sum(double* data, int64_t n) { sum_in_place(data, n); }
 
+void allreduce_step(float* grads, int64_t n, double* stats, int64_t k) {
+  allreduce_sum(grads, n);
+  allreduce_sum(stats, k);
+}
+
 void broadcast(void* data, int64_t bytes, int root) {
   if (!g_world.parallel()) return;
 #if BATCHSCOPE_HAVE_MPI

@@ -29,6 +29,9 @@ void finalize();
 // In place, summed over all ranks; every rank passes the same n.
 void allreduce_sum(float* data, int64_t n);
 void allreduce_sum(double* data, int64_t n);
+// A training step's allreduce (Trainer::Allreduce): the n gradient floats, then the k
+// statistics riding along, each summed over all ranks in place.
+void allreduce_step(float* grads, int64_t n, double* stats, int64_t k);
 // Returns when every rank has called it.
 void barrier();
 // Before the first collective of a data-parallel command: every rank compares each named

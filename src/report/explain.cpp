@@ -42,11 +42,6 @@ std::string short_spec(const std::string& spec) {
   return out;
 }
 
-std::string ms(double seconds) {
-  const double v = 1e3 * seconds;
-  return std::fabs(v) >= 10 ? fmt("%.1f ms", v) : std::fabs(v) >= 0.1 ? fmt("%.3f ms", v) : fmt("%.4f ms", v);
-}
-
 // The step cut into pieces that add up to its measured wall time: data, each layer's forward
 // and backward, loss, optimizer (update and zeroing), and the rest (loop and bookkeeping).
 std::vector<Piece> step_pieces(const SweepReport& r) {

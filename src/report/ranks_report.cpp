@@ -21,18 +21,11 @@ const SweepRow* find_row(const RankRun* run, int64_t batch) {
   return nullptr;
 }
 
-std::string ms(double seconds) {
-  const double v = 1e3 * seconds;
-  return std::fabs(v) >= 10 ? fmt("%.1f ms", v) : std::fabs(v) >= 0.1 ? fmt("%.3f ms", v) : fmt("%.4f ms", v);
-}
-
 std::string bytes_text(double b) {
   return b >= (1 << 20) ? fmt("%.1f MiB", b / (1 << 20)) : b >= 1024 ? fmt("%.0f KiB", b / 1024) : fmt("%.0f B", b);
 }
 
-double comm_share(const SweepRow& row) {
-  return row.profile.step_ms > 0 ? 100 * row.profile.comm_ms / row.profile.step_ms : 0;
-}
+double comm_share(const SweepRow& row) { return phase_shares(row.profile).comm; }
 
 // The modelled share of the allreduce in a step of global batch B.
 double model_comm_share(const RankLine& l, int64_t batch) {

@@ -2,6 +2,7 @@
 #include "report/table.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdarg>
 #include <cstdio>
 
@@ -54,6 +55,11 @@ std::string Table::markdown() const {
     out += "\n";
   }
   return out;
+}
+
+std::string ms(double seconds) {
+  const double v = 1e3 * seconds;
+  return std::fabs(v) >= 10 ? fmt("%.1f ms", v) : std::fabs(v) >= 0.1 ? fmt("%.3f ms", v) : fmt("%.4f ms", v);
 }
 
 }  // namespace batchscope::report

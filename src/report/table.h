@@ -25,5 +25,7 @@ class Table {
 
 // printf into a std::string.
 std::string fmt(const char* format, ...) __attribute__((format(printf, 1, 2)));
+// Seconds as milliseconds with the digits that matter: "12.3 ms", "0.456 ms", "0.0789 ms".
+std::string ms(double seconds);
 
 }  // namespace batchscope::report

@@ -100,8 +100,10 @@ SweepResult run_sweep(const SweepConfig& cfg, const Dataset& train,
       ProfilerScope on(prof);
       for (int64_t s = 0; s < r.steps; ++s) {
         trainer.train_step(timed.data() + s * B, &correct);
-        if (const ShardNorms& n = trainer.shard_norms(); tc.shard_norms)
+        if (tc.shard_norms) {
+          const ShardNorms& n = trainer.shard_norms();
           norms.push_back({n.shard_batch, n.batch, n.shard_norm2, n.norm2});
+        }
       }
     }
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

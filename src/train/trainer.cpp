@@ -183,15 +183,18 @@ double Trainer::train_step(const int64_t* rows, int64_t* correct) {
   } else {
     float* g = m_.grads().data();
     const int64_t P = m_.num_params();
-    using clock = std::chrono::steady_clock;
+    // |g|^2 of the gradient in g now, timed on its own as the noise scale's price.
+    auto timed_norm2 = [&] {
+      const auto t0 = std::chrono::steady_clock::now();
+      const double v = sum_squares(g, P);
+      norm_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      return v;
+    };
     // |g_shard|^2 summed over the shards, in shard order (the allreduce of two ranks adds the
-    // same two numbers); timed on its own, as the noise scale's price.
+    // same two numbers).
     double shard_norm2 = 0;
     auto add_shard_norm = [&] {
-      if (!cfg_.shard_norms) return;
-      const auto t0 = clock::now();
-      shard_norm2 += sum_squares(g, P);
-      norm_seconds_ += std::chrono::duration<double>(clock::now() - t0).count();
+      if (cfg_.shard_norms) shard_norm2 += timed_norm2();
     };
     if (ranks_ > 1) {
       loss = shard(rank_);
@@ -221,11 +224,7 @@ double Trainer::train_step(const int64_t* rows, int64_t* correct) {
     const float inv = 1.0f / static_cast<float>(shards);
     for (int64_t i = 0; i < P; ++i) g[i] *= inv;
     loss /= static_cast<double>(shards);
-    if (cfg_.shard_norms) {
-      const auto t0 = clock::now();
-      norms_ = {B / shards, B, shard_norm2 / static_cast<double>(shards), sum_squares(g, P)};
-      norm_seconds_ += std::chrono::duration<double>(clock::now() - t0).count();
-    }
+    if (cfg_.shard_norms) norms_ = {B / shards, B, shard_norm2 / static_cast<double>(shards), timed_norm2()};
   }
   const double lr = scheduled_lr(cfg_.schedule, cfg_.optim.lr, step_,
                                  schedule_horizon(), steps_per_epoch_);
