@@ -4,7 +4,7 @@
 #include "batchscope/checkpoint.h"
 #include "batchscope/error.h"
 #include "fuzz_input_file.h"
-#include "train/safetensors.h"
+#include "formats/safetensors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string file = batchscope::fuzz::write_input(data, size);

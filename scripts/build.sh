@@ -12,6 +12,9 @@ cd "$repo_root"
 build_type="${1:-Release}"
 build_dir="${BUILD_DIR:-build}"
 
-cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE="$build_type" -DBATCHSCOPE_MARCH="${BATCHSCOPE_MARCH:-native}"
+# BATCHSCOPE_PYTHON=REQUIRED: install_deps.sh put pybind11 there, so a missing module is an error,
+# not a build that quietly leaves `import batchscope` and its tests out.
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE="$build_type" -DBATCHSCOPE_MARCH="${BATCHSCOPE_MARCH:-native}" \
+    -DBATCHSCOPE_PYTHON=REQUIRED
 cmake --build "$build_dir" -j"$(nproc)"
 echo "build.sh: built $build_dir/batchscope ($build_type, -march=${BATCHSCOPE_MARCH:-native})"

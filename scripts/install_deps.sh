@@ -12,9 +12,10 @@ set -euo pipefail
 # ocl-icd-opencl-dev: Debian's dnnl-config.cmake does find_package(OpenCL REQUIRED), yet it is only
 # a Recommends of libdnnl-dev, which --no-install-recommends skips.
 # openmpi-bin, libopenmpi-dev: data-parallel training (mpirun -np R build/batchscope train ...).
+# pybind11-dev, python3-dev, python3-numpy: the Python module (`import batchscope`).
 packages=(build-essential cmake pkg-config libdnnl-dev ocl-icd-opencl-dev zlib1g-dev nlohmann-json3-dev
           libgtest-dev libgmock-dev googletest libbenchmark-dev libexpat1-dev ca-certificates
-          python3 openmpi-bin libopenmpi-dev)
+          python3 openmpi-bin libopenmpi-dev pybind11-dev python3-dev python3-numpy)
 want_npm=0
 
 for arg in "$@"; do

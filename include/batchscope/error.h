@@ -3,6 +3,7 @@
 #pragma once
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace batchscope {
 
@@ -11,11 +12,22 @@ class Error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
-// A bad flag or flag value: exit code 2.
+// A bad setting or flag value: exit code 2. Library code names the setting it rejects as the
+// API spells it (`option`: "batch_size", "conv_algo"), never as a command-line flag, and leaves
+// it out of what(); each front-end names it its own way (option_message: the CLI as
+// --batch-size, Python as the keyword argument batch_size).
 class UsageError : public Error {
  public:
   using Error::Error;
+  UsageError(std::string option, const std::string& what) : Error(what), option_(std::move(option)) {}
+  const std::string& option() const { return option_; }
+
+ private:
+  std::string option_;
 };
+// "<option as the front-end spells it>: <what>", or what() alone when no option is named.
+// flag_style: "--batch-size"; else "batch_size".
+std::string option_message(const UsageError& e, bool flag_style);
 // A file that cannot be read or does not hold what it should.
 class DataError : public Error {
  public:

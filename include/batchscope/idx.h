@@ -19,6 +19,9 @@ struct IdxLabels {
   std::vector<uint8_t> labels;  // [n]
 };
 
+// The rank an IDX file's magic declares: 3 for images (0x00000803), 1 for labels (0x00000801),
+// read from its first bytes (gzip'd or not). DataError naming the file for anything else.
+int idx_rank(const std::filesystem::path& file);
 // Reads an image file; gzip is detected from the content (1f 8b), not the name.
 // Throws DataError on: missing/unreadable file, bad magic (naming what it looks like),
 // wrong rank, zero dimensions, declared size above max_bytes (checked before allocating),
@@ -36,6 +39,10 @@ struct Dataset {
   IdxImages images;
   IdxLabels labels;
   std::string name;  // for messages: the image file's path
+  // Optional: samples given as float32 [images.n, channels, images.h, images.w] (arrays from
+  // Python), used as they are: no normalisation. images.pixels is then empty.
+  std::vector<float> samples;
+  int64_t channels = 1;
 };
 
 // Loads an image file and its label file and checks that their counts match.

@@ -53,6 +53,9 @@ struct EvalResult {
 
 // Mean loss, accuracy and confusion matrix over the whole dataset, in batches of `batch`.
 EvalResult evaluate(Model& m, const Dataset& d, const Normalization& norm, int64_t batch = 500);
+// Every sample's class probabilities (the softmax of the logits), in batches of `batch`:
+// probs [d.images.n, m.num_classes()] out. d's labels are not read.
+void predict(Model& m, const Dataset& d, const Normalization& norm, float* probs, int64_t batch = 256);
 
 struct StepProgress {
   int64_t epoch = 0;          // 0-based epoch being trained

@@ -48,7 +48,7 @@ int cmd_eval(int argc, char** argv) {
     const nlohmann::ordered_json j = {{"checkpoint", ckpt}, {"model", model.spec()}, {"images", r.n},
                                       {"accuracy", r.accuracy}, {"loss", r.loss},
                                       {"class_accuracy", per_class}, {"confusion", confusion}};
-    std::printf("%s\n", json_line(j).c_str());
+    print_json(j);
     return 0;
   }
   std::printf("checkpoint %s (epoch %lld)\nmodel %s\ntest set %s: %lld images\n\n",

@@ -75,7 +75,7 @@ int cmd_models(int argc, char** argv) {
     const nlohmann::ordered_json j = {{"models", models},
                                       {"onednn_isa", kernels::onednn_isa()},
                                       {"kernel_variants", variants}};
-    std::printf("%s\n", j.dump().c_str());
+    print_json(j);
   }
   return 0;
 }

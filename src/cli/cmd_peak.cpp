@@ -12,8 +12,8 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "kernels/kernels.h"
-#include "train/peak.h"
-#include "train/peak_cache.h"
+#include "measure/peak.h"
+#include "measure/peak_cache.h"
 
 namespace batchscope::cli {
 
@@ -78,7 +78,7 @@ int cmd_peak(int argc, char** argv) {
     j.update(peak_to_json(r));
     j["busy_machine"] = measured_on_busy_machine(r);
     if (!cache.empty()) j["cached_in"] = cache.string();
-    std::printf("%s\n", j.dump().c_str());
+    print_json(j);
     return 0;
   }
   std::printf("# batchscope peak: measured FP32 FMA peak and memory bandwidth\n");

@@ -1,19 +1,18 @@
 // `batchscope predict`: classifies images with a checkpoint. Images come from an IDX image
 // file (--images) and/or PGM files (positional); each must match the model's input size.
 //   batchscope predict --checkpoint model.safetensors --images data/mnist/t10k-images-idx3-ubyte
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
-#include <numeric>
 
 #include <nlohmann/json.hpp>
 
 #include "batchscope/checkpoint.h"
 #include "batchscope/error.h"
+#include "batchscope/trainer.h"
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "kernels/kernels.h"
-#include "train/batch.h"
 
 namespace batchscope::cli {
 
@@ -77,35 +76,24 @@ int cmd_predict(int argc, char** argv) {
 
   Model model(info.model_spec, info.in_sample, info.num_classes, *compute.ops, 0);
   load_checkpoint(ckpt, model, nullptr);
-  const int64_t L = model.num_classes(), N = all.images.n, kBatch = 256;
+  const int64_t L = model.num_classes(), N = all.images.n;
   const bool json = f.boolean("json");
+  std::vector<float> probs(static_cast<size_t>(N * L));
+  predict(model, all, info.train.norm, probs.data());
   nlohmann::ordered_json predictions = nlohmann::ordered_json::array();
-  std::vector<int64_t> rows;
-  std::vector<float> probs;
-  for (int64_t start = 0; start < N; start += kBatch) {
-    const int64_t n = std::min(kBatch, N - start);
-    model.reshape(n);
-    rows.resize(static_cast<size_t>(n));
-    std::iota(rows.begin(), rows.end(), start);
-    fill_batch(model.input().data(), nullptr, all, rows.data(), n, info.train.norm);
-    const Tensor& logits = model.forward(StepContext{});
-    probs.resize(static_cast<size_t>(n * L));
-    std::vector<int32_t> dummy(static_cast<size_t>(n), 0);
-    model.ops().softmax_xent_fwd(probs.data(), logits.data(), dummy.data(), n, L);
-    for (int64_t i = 0; i < n; ++i) {
-      const float* p = probs.data() + i * L;
-      const int64_t cls = std::max_element(p, p + L) - p;
-      const std::string& src = source[static_cast<size_t>(start + i)];
-      if (json) {
-        predictions.push_back({{"image", src}, {"class", cls}, {"probabilities", std::vector<float>(p, p + L)}});
-      } else {
-        std::printf("%s: class %lld (p=%.4f)\n", src.c_str(), static_cast<long long>(cls), p[cls]);
-      }
+  for (int64_t i = 0; i < N; ++i) {
+    const float* p = probs.data() + i * L;
+    const int64_t cls = std::max_element(p, p + L) - p;
+    const std::string& src = source[static_cast<size_t>(i)];
+    if (json) {
+      predictions.push_back({{"image", src}, {"class", cls}, {"probabilities", std::vector<float>(p, p + L)}});
+    } else {
+      std::printf("%s: class %lld (p=%.4f)\n", src.c_str(), static_cast<long long>(cls), p[cls]);
     }
   }
   if (json) {
     const nlohmann::ordered_json j = {{"checkpoint", ckpt}, {"predictions", predictions}};
-    std::printf("%s\n", json_line(j).c_str());
+    print_json(j);
   }
   return 0;
 }

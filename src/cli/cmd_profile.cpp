@@ -21,9 +21,9 @@
 #include "kernels/kernels.h"
 #include "report/chrome_trace.h"
 #include "report/table.h"
-#include "train/peak_cache.h"
-#include "train/step_profile.h"
-#include "train/step_work.h"
+#include "measure/peak_cache.h"
+#include "measure/step_profile.h"
+#include "analysis/step_work.h"
 
 namespace batchscope::cli {
 
@@ -210,7 +210,7 @@ int cmd_profile(int argc, char** argv) {
                                 {"events_per_step", events_per_step}, {"ns_per_event", scope_ns},
                                 {"peak_gflops", pk}, {"peak_gbs", bw}, {"peak_origin", peak.origin},
                                 {"rows", jr}};
-    std::printf("%s\n", j.dump().c_str());
+    print_json(j);
     return 0;
   }
   report::Table t({"layer", "phase", "ms", "% step", "MFLOP", "MB", "GFLOP/s", "GB/s", "% peak", "bound"});

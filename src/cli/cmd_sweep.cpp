@@ -27,9 +27,9 @@
 #include "dist/comm.h"
 #include "kernels/kernels.h"
 #include "report/sweep_report.h"
-#include "train/peak_cache.h"
-#include "train/sweep.h"
-#include "train/sync_cost.h"
+#include "measure/peak_cache.h"
+#include "measure/sweep.h"
+#include "measure/sync_cost.h"
 
 namespace batchscope::cli {
 
@@ -265,7 +265,7 @@ int cmd_sweep(int argc, char** argv) {
 
   const report::SweepAnalysis an = report::analyse_sweep(rep);
   if (json)
-    std::printf("%s\n", report::sweep_json(rep, an).dump().c_str());
+    print_json(report::sweep_json(rep, an));
   else
     std::fputs(report::sweep_text(rep, an).c_str(), stdout);
   if (!out_dir.empty()) {

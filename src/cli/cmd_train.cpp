@@ -358,7 +358,7 @@ int cmd_train(int argc, char** argv) {
         {"train_seconds", train_seconds},
         {"images_per_second", train_seconds > 0 ? static_cast<double>(images_trained) / train_seconds : 0.0},
         {"history", history}};
-    std::printf("%s\n", json_line(j).c_str());
+    print_json(j);
   }
   return 0;
 }

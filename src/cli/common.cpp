@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "batchscope/error.h"
@@ -78,15 +79,8 @@ int clamp_threads(int asked, const char* flag) {
 }
 
 Compute apply_compute_flags(const Flags& f, const std::string& conv_algo_auto) {
-  const kernels::Backend backend = kernels::parse_backend(f.str("backend"));
-  const kernels::Precision precision = kernels::parse_precision(f.str("precision"));
-  const std::string algo = f.str("conv-algo");
-  kernels::ConvAlgo conv_algo = kernels::ConvAlgo::Direct;
-  if (algo != "auto")
-    conv_algo = kernels::parse_conv_algo(algo);
-  else if (conv_algo_auto == "fastest" && backend == kernels::Backend::OneDnn)
-    conv_algo = kernels::fastest_conv_algo(precision);
-  const kernels::OpTable& table = kernels::select_table(backend, conv_algo, precision);
+  const std::string algo = f.str("conv-algo") == "auto" && conv_algo_auto != "fastest" ? "direct" : f.str("conv-algo");
+  const kernels::OpTable& table = kernels::kernel_table(f.str("backend"), algo, f.str("precision"));
 
   const int t = clamp_threads(static_cast<int>(f.i64("threads", 1, 1024)), "--threads");
   omp_set_num_threads(t);
@@ -109,6 +103,17 @@ int64_t available_memory_bytes() {
 std::string json_line(const nlohmann::ordered_json& j) {
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
+
+namespace {
+thread_local std::string* g_json_capture = nullptr;
+}  // namespace
+
+void print_json(const nlohmann::ordered_json& j) {
+  if (g_json_capture) *g_json_capture = json_line(j);
+  else std::printf("%s\n", json_line(j).c_str());
+}
+
+std::string* capture_json(std::string* into) { return std::exchange(g_json_capture, into); }
 
 uint64_t dataset_fingerprint(const Dataset& d) {
   const uint64_t h = dist::fingerprint(d.images.pixels.data(), d.images.pixels.size());

@@ -43,6 +43,12 @@ int clamp_threads(int asked, const char* flag);
 // One JSON document on one line; bytes that are not UTF-8 (a file name can hold any) become
 // U+FFFD instead of an exception.
 std::string json_line(const nlohmann::ordered_json& j);
+// A command's --json result: one line on stdout, or, while capture_json is active on this
+// thread (run_command_json, for the Python module), into the capturing string instead.
+void print_json(const nlohmann::ordered_json& j);
+// Sends this thread's print_json output to *into (null: back to stdout); returns the previous
+// target so that captures nest.
+std::string* capture_json(std::string* into);
 // MemAvailable from /proc/meminfo in bytes, or 0 if it cannot be read.
 int64_t available_memory_bytes();
 // Default thread count: the cores this process may run on.

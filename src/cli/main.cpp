@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
     throw UsageError("unknown command '" + cmd +
                      "'; expected train, eval, predict, models, sweep, profile or peak");
   } catch (const UsageError& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
+    std::fprintf(stderr, "error: %s\n", option_message(e, /*flag_style=*/true).c_str());
     return fail(2);
   } catch (const Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());

@@ -10,7 +10,7 @@
 #include "core/atomic_file.h"
 #include "report/svg_chart.h"
 #include "report/table.h"
-#include "train/peak.h"
+#include "measure/peak.h"
 
 namespace batchscope::cli {
 
@@ -210,7 +210,7 @@ int run_time_to_accuracy(const Flags& f, TtaOptions o, const SweepConfig& sweep,
                               std::string(kernels::to_string(c.ops->precision)) + ", kernels " +
                               std::string(c.ops->name));
   if (json) {
-    std::printf("%s\n", to_json(r, o, command, threads).dump().c_str());
+    print_json(to_json(r, o, command, threads));
   } else {
     std::printf("# batchscope sweep: time to %.2f%% test accuracy per batch size\n", 100 * c.target);
     for (const std::string& l : h) std::printf("# %s\n", l.c_str());

@@ -5,8 +5,8 @@
 
 #include "batchscope/idx.h"
 #include "cli/flags.h"
-#include "train/sweep.h"
-#include "train/time_to_accuracy.h"
+#include "measure/sweep.h"
+#include "measure/time_to_accuracy.h"
 
 namespace batchscope::cli {
 

@@ -290,6 +290,26 @@ uint32_t checked_dim(const std::filesystem::path& file, int64_t v, const char* w
 
 }  // namespace
 
+int idx_rank(const std::filesystem::path& file) {
+  ByteReader in(file);
+  uint8_t head[4];
+  const size_t got = in.read(head, 4);
+  if (got < 4)
+    throw_read_error(file, got == 0 ? "file is empty; expected an IDX header"
+                                    : "file is truncated: " + count_of(got, "byte") + ", too short for the 4-byte IDX magic");
+  const uint32_t magic = be32(head);
+  if (head[0] != 0 || head[1] != 0) {
+    const std::string looks = describe_foreign(head);
+    throw_read_error(file, "magic " + hex32(magic) + " (not an IDX file" + (looks.empty() ? "" : "; looks like " + looks) +
+                               "); expected " + hex32(kImagesMagic) + " (images) or " + hex32(kLabelsMagic) + " (labels)");
+  }
+  if (magic != kImagesMagic && magic != kLabelsMagic)
+    throw_read_error(file, "magic " + hex32(magic) + " (" + (head[2] == kUnsignedByteType ? describe_ubyte_magic(magic)
+                                                                                           : std::string(idx_type_name(head[2])) + " data") +
+                               "); expected " + hex32(kImagesMagic) + " (images) or " + hex32(kLabelsMagic) + " (labels)");
+  return head[3];
+}
+
 IdxImages read_idx_images(const std::filesystem::path& file, int64_t max_bytes) {
   ByteReader in(file);
   std::vector<uint32_t> dims = read_header(in, kImages);

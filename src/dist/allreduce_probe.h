@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "train/comm_cost.h"
+#include "analysis/comm_cost.h"
 
 namespace batchscope::dist {
 

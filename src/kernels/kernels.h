@@ -154,11 +154,11 @@ ConvAlgo fastest_conv_algo(Precision p);
 // The ISA oneDNN dispatches to here, e.g. "avx512_core" or "avx2", after ONEDNN_MAX_CPU_ISA.
 std::string onednn_isa();
 
-// "reference" / "onednn"; throws UsageError naming --backend for anything else.
+// "reference" / "onednn"; throws UsageError (option "backend") for anything else.
 Backend parse_backend(std::string_view s);
-// "direct" / "winograd"; throws UsageError naming --conv-algo for anything else.
+// "direct" / "winograd"; throws UsageError (option "conv_algo") for anything else.
 ConvAlgo parse_conv_algo(std::string_view s);
-// "f32" / "bf16"; throws UsageError naming --precision for anything else.
+// "f32" / "bf16"; throws UsageError (option "precision") for anything else.
 Precision parse_precision(std::string_view s);
 std::string_view to_string(ConvAlgo a);
 std::string_view to_string(Precision p);

@@ -143,11 +143,11 @@ std::string onednn_isa() {
 const OpTable& select_table(Backend b, ConvAlgo a, Precision p) {
   if (b == Backend::Reference) {
     if (a != ConvAlgo::Direct)
-      throw UsageError("--conv-algo " + std::string(to_string(a)) +
-                       ": the reference back-end runs direct convolutions only; use --backend onednn or --conv-algo direct");
+      throw UsageError("conv_algo", std::string(to_string(a)) +
+                       ": the reference back-end runs direct convolutions only; use back-end onednn or conv algo direct");
     if (p != Precision::F32)
-      throw UsageError("--precision " + std::string(to_string(p)) +
-                       ": the reference back-end computes in f32 only; use --backend onednn or --precision f32");
+      throw UsageError("precision", std::string(to_string(p)) +
+                       ": the reference back-end computes in f32 only; use back-end onednn or precision f32");
     return kReference;
   }
   const OpTable& t = table_for(a, p);
@@ -156,18 +156,18 @@ const OpTable& select_table(Backend b, ConvAlgo a, Precision p) {
   // Name the flag whose value this CPU cannot run, and what would run instead.
   const bool wino_alone_ok = variant_of(table_for(ConvAlgo::Winograd, Precision::F32)).supported;
   const bool bf16_alone_ok = variant_of(table_for(ConvAlgo::Direct, Precision::Bf16)).supported;
-  std::string flag, instead;
+  std::string option, value, instead;
   if (a == ConvAlgo::Winograd && !wino_alone_ok) {
-    flag = "--conv-algo winograd";
-    instead = "--conv-algo direct (or auto, the fastest this CPU offers)";
+    option = "conv_algo", value = "winograd";
+    instead = "direct (or auto, the fastest this CPU offers)";
   } else if (p == Precision::Bf16 && !bf16_alone_ok) {
-    flag = "--precision bf16";
-    instead = "--precision f32";
+    option = "precision", value = "bf16";
+    instead = "f32";
   } else {
-    flag = "--conv-algo winograd with --precision bf16";
+    option = "conv_algo", value = "winograd with precision bf16";
     instead = "one of the two, not both";
   }
-  throw UsageError(flag + ": not available here: needs " + std::string(v.needs) + "; " +
+  throw UsageError(option, value + ": not available here: needs " + std::string(v.needs) + "; " +
                    v.why_not + "; use " + instead);
 }
 
@@ -176,24 +176,33 @@ ConvAlgo fastest_conv_algo(Precision p) {
                                                                 : ConvAlgo::Direct;
 }
 
+const OpTable& kernel_table(std::string_view backend, std::string_view conv_algo, std::string_view precision) {
+  const Backend b = parse_backend(backend);
+  const Precision p = parse_precision(precision);
+  const ConvAlgo a = conv_algo != "auto"            ? parse_conv_algo(conv_algo)
+                     : b == Backend::OneDnn ? fastest_conv_algo(p)
+                                            : ConvAlgo::Direct;
+  return select_table(b, a, p);
+}
+
 Backend parse_backend(std::string_view s) {
   if (s == "reference") return Backend::Reference;
   if (s == "onednn") return Backend::OneDnn;
-  throw UsageError("--backend: '" + std::string(s) +
+  throw UsageError("backend", "'" + std::string(s) +
                    "' is not a back-end; expected reference or onednn");
 }
 
 ConvAlgo parse_conv_algo(std::string_view s) {
   if (s == "direct") return ConvAlgo::Direct;
   if (s == "winograd") return ConvAlgo::Winograd;
-  throw UsageError("--conv-algo: '" + std::string(s) +
+  throw UsageError("conv_algo", "'" + std::string(s) +
                    "' is not an algorithm; expected direct, winograd or auto");
 }
 
 Precision parse_precision(std::string_view s) {
   if (s == "f32") return Precision::F32;
   if (s == "bf16") return Precision::Bf16;
-  throw UsageError("--precision: '" + std::string(s) + "' is not a precision; expected f32 or bf16");
+  throw UsageError("precision", "'" + std::string(s) + "' is not a precision; expected f32 or bf16");
 }
 
 std::string_view to_string(ConvAlgo a) { return a == ConvAlgo::Winograd ? "winograd" : "direct"; }

@@ -33,7 +33,7 @@ std::string to_string(OptimizerKind k) { return k == OptimizerKind::Sgd ? "sgd" 
 OptimizerKind parse_optimizer(const std::string& s) {
   if (s == "sgd") return OptimizerKind::Sgd;
   if (s == "adam") return OptimizerKind::Adam;
-  throw UsageError("--optimizer: '" + s + "' is not an optimizer; expected sgd or adam");
+  throw UsageError("optimizer", "'" + s + "' is not an optimizer; expected sgd or adam");
 }
 
 Optimizer::Optimizer(const OptimizerConfig& cfg, int64_t num_params) : cfg_(cfg), n_(num_params) {
@@ -185,7 +185,7 @@ ScheduleKind parse_schedule(const std::string& s) {
   if (s == "constant") return ScheduleKind::Constant;
   if (s == "step") return ScheduleKind::Step;
   if (s == "cosine") return ScheduleKind::Cosine;
-  throw UsageError("--schedule: '" + s + "' is not a schedule; expected constant, step or cosine");
+  throw UsageError("schedule", "'" + s + "' is not a schedule; expected constant, step or cosine");
 }
 
 double scheduled_lr(const ScheduleConfig& s, double base_lr, int64_t step, int64_t total_steps,

@@ -476,7 +476,7 @@ std::vector<std::filesystem::path> write_sweep_files(const std::filesystem::path
                                                      const SweepReport& r, const SweepAnalysis& a) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) throw Error("--out: cannot create folder '" + dir.string() + "': " + ec.message());
+  if (ec) throw Error("cannot create the report folder '" + dir.string() + "': " + ec.message());
   const std::vector<std::pair<std::string, std::string>> files = {
       {"sweep.md", sweep_markdown(r, a)},
       {"sweep.csv", sweep_csv(r)},

@@ -13,11 +13,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "train/comm_cost.h"
-#include "train/cost_model.h"
-#include "train/peak.h"
-#include "train/peak_cache.h"
-#include "train/sweep.h"
+#include "analysis/comm_cost.h"
+#include "analysis/cost_model.h"
+#include "measure/peak.h"
+#include "measure/peak_cache.h"
+#include "measure/sweep.h"
 
 namespace batchscope::report {
 

@@ -8,7 +8,8 @@
 
 namespace batchscope {
 
-// x: [n, h*w] out; labels: [n] out (may be null); rows: [n] dataset indices.
+// x: [n, h*w] out (d.samples set: [n, channels*h*w], copied as they are); labels: [n] out (may
+// be null); rows: [n] dataset indices.
 void fill_batch(float* x, int32_t* labels, const Dataset& d, const int64_t* rows, int64_t n,
                 const Normalization& norm);
 

@@ -2,6 +2,7 @@
 // the epoch loop, and evaluation.
 #include "batchscope/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -41,6 +42,23 @@ double sum_squares(const float* x, int64_t n) {
 }
 
 }  // namespace
+
+void predict(Model& m, const Dataset& d, const Normalization& norm, float* probs, int64_t batch) {
+  enable_flush_denormals();
+  const int64_t L = m.num_classes(), N = d.images.n;
+  std::vector<int64_t> rows;
+  std::vector<int32_t> no_labels;
+  for (int64_t start = 0; start < N; start += batch) {
+    const int64_t n = std::min(batch, N - start);
+    m.reshape(n);
+    rows.resize(static_cast<size_t>(n));
+    std::iota(rows.begin(), rows.end(), start);
+    fill_batch(m.input().data(), nullptr, d, rows.data(), n, norm);
+    const Tensor& logits = m.forward(StepContext{});
+    no_labels.assign(static_cast<size_t>(n), 0);  // the loss it returns is not used
+    m.ops().softmax_xent_fwd(probs + start * L, logits.data(), no_labels.data(), n, L);
+  }
+}
 
 EvalResult evaluate(Model& m, const Dataset& d, const Normalization& norm, int64_t batch) {
   enable_flush_denormals();
@@ -96,11 +114,11 @@ std::vector<int64_t> epoch_permutation(uint64_t seed, int64_t epoch, int64_t n) 
 Trainer::Trainer(Model& m, const TrainConfig& cfg, const Dataset& train)
     : m_(m), cfg_(cfg), data_(train), opt_(cfg.optim, m.num_params()) {
   if (cfg_.batch_size < 1 || cfg_.batch_size > train.images.n)
-    throw UsageError("--batch-size: " + std::to_string(cfg_.batch_size) +
+    throw UsageError("batch_size", std::to_string(cfg_.batch_size) +
                      " is out of range; expected 1 to " + std::to_string(train.images.n) +
                      " (the training set's size)");
   if (cfg_.grad_shards < 1 || cfg_.batch_size % cfg_.grad_shards != 0)
-    throw UsageError("--grad-shards: " + std::to_string(cfg_.grad_shards) + " does not divide --batch-size " +
+    throw UsageError("grad_shards", std::to_string(cfg_.grad_shards) + " does not divide the batch size " +
                      std::to_string(cfg_.batch_size) + "; expected a divisor of it (each shard is batch / shards images)");
   steps_per_epoch_ = train.images.n / cfg_.batch_size;
   enable_flush_denormals();
@@ -150,7 +168,7 @@ double Trainer::forward_backward(const int64_t* rows, int64_t n, int32_t* labels
                 std::to_string(step_ + 1) + ": the loss is " +
                 (std::isnan(loss) ? "NaN" : "infinite") +
                 (where.empty() ? std::string() : "; first non-finite values in " + where) +
-                "; try a lower --lr (now " + lr + ")");
+                "; try a lower learning rate (now " + lr + ")");
   }
   int64_t c = 0;
   for (int64_t i = 0; i < n; ++i) c += argmax(probs_.data() + i * L, L) == labels[i];
@@ -238,10 +256,10 @@ double Trainer::train_step(const int64_t* rows, int64_t* correct) {
 
 void Trainer::set_data_parallel(int rank, int ranks, Allreduce allreduce) {
   if (ranks < 1 || rank < 0 || rank >= ranks || cfg_.batch_size % ranks != 0)
-    throw UsageError("--batch-size: " + std::to_string(cfg_.batch_size) + " does not split into " +
+    throw UsageError("batch_size", std::to_string(cfg_.batch_size) + " does not split into " +
                      std::to_string(ranks) + " ranks; expected a multiple of the rank count (each rank takes batch / ranks images)");
   if (ranks > 1 && cfg_.grad_shards != 1)
-    throw UsageError("--grad-shards: not with several ranks (each rank is one shard already)");
+    throw UsageError("grad_shards", "not with several ranks (each rank is one shard already)");
   rank_ = rank;
   ranks_ = ranks;
   allreduce_ = std::move(allreduce);

@@ -5,8 +5,8 @@
 #include <cmath>
 #include <vector>
 
-#include "train/comm_cost.h"
-#include "train/noise_scale.h"
+#include "analysis/comm_cost.h"
+#include "analysis/noise_scale.h"
 
 namespace batchscope {
 namespace {

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <vector>
 
-#include "train/cost_model.h"
+#include "analysis/cost_model.h"
 
 namespace batchscope {
 namespace {

@@ -15,7 +15,7 @@
 #include "core/rng.h"
 #include "kernels/kernels.h"
 #include "support/synthetic.h"
-#include "train/noise_scale.h"
+#include "analysis/noise_scale.h"
 
 namespace batchscope {
 namespace {

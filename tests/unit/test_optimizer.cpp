@@ -170,7 +170,8 @@ TEST(Schedule, ParsingNamesTheFlag) {
     parse_schedule("linear");
     FAIL();
   } catch (const UsageError& e) {
-    EXPECT_NE(std::string(e.what()).find("--schedule"), std::string::npos);
+    EXPECT_EQ(e.option(), "schedule");
+    EXPECT_EQ(option_message(e, /*flag_style=*/true).rfind("--schedule: 'linear' is not a schedule", 0), 0u);
   }
   EXPECT_THROW(parse_optimizer("rmsprop"), UsageError);
 }

@@ -10,7 +10,7 @@
 
 #include "batchscope/error.h"
 #include "support/synthetic.h"
-#include "train/peak_cache.h"
+#include "measure/peak_cache.h"
 
 namespace batchscope {
 namespace {

@@ -14,7 +14,7 @@
 
 #include "batchscope/error.h"
 #include "core/cpu_flags.h"
-#include "train/peak.h"
+#include "measure/peak.h"
 
 namespace batchscope {
 namespace {

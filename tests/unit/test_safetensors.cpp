@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "batchscope/error.h"
-#include "train/safetensors.h"
+#include "formats/safetensors.h"
 
 namespace batchscope {
 namespace {

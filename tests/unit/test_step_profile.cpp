@@ -8,9 +8,9 @@
 #include "core/step_profiler.h"
 #include "kernels/kernels.h"
 #include "report/sweep_report.h"
-#include "train/step_profile.h"
-#include "train/step_work.h"
-#include "train/sweep.h"
+#include "measure/step_profile.h"
+#include "analysis/step_work.h"
+#include "measure/sweep.h"
 
 namespace batchscope {
 namespace {

@@ -1,5 +1,5 @@
 // FLOPs and compulsory bytes per layer and phase of a training step (see step_work.h).
-#include "train/step_work.h"
+#include "analysis/step_work.h"
 
 #include <algorithm>
 

@@ -1,5 +1,5 @@
 // Reduction of profiler events to mean times per step (see step_profile.h).
-#include "train/step_profile.h"
+#include "measure/step_profile.h"
 
 #include <algorithm>
 

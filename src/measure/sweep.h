@@ -12,9 +12,9 @@
 #include "batchscope/idx.h"
 #include "batchscope/trainer.h"
 #include "kernels/kernels.h"
-#include "train/noise_scale.h"
-#include "train/step_profile.h"
-#include "train/step_work.h"
+#include "analysis/noise_scale.h"
+#include "measure/step_profile.h"
+#include "analysis/step_work.h"
 
 namespace batchscope {
 

@@ -4,7 +4,7 @@
 // and is chosen at run time. Threads are plain std::threads pinned one per core (not OpenMP,
 // so the probes never touch the kernels' pool).
 //   batchscope peak --threads 2
-#include "train/peak.h"
+#include "measure/peak.h"
 
 #include <immintrin.h>
 #include <pthread.h>

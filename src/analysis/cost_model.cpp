@@ -1,5 +1,5 @@
 // Least-squares fit of t_epoch(B) = N·(a/B + b).
-#include "train/cost_model.h"
+#include "analysis/cost_model.h"
 
 #include <algorithm>
 #include <cmath>

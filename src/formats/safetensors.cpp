@@ -2,7 +2,7 @@
 // number in the file as hostile until checked against the file's real size; the writer
 // goes through a temporary file and rename so a failed or interrupted save never damages
 // an existing checkpoint.
-#include "train/safetensors.h"
+#include "formats/safetensors.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

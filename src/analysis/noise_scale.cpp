@@ -1,6 +1,6 @@
 // The gradient noise scale: the two-batch-size estimators, their bias-corrected moving
 // averages, and the probe that measures gradient norms on a model at its current parameters.
-#include "train/noise_scale.h"
+#include "analysis/noise_scale.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,5 +1,5 @@
 // Empty-parallel-region timing (see sync_cost.h).
-#include "train/sync_cost.h"
+#include "measure/sync_cost.h"
 
 #include <omp.h>
 

@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "batchscope/error.h"
-#include "train/safetensors.h"
+#include "formats/safetensors.h"
 
 namespace batchscope {
 
@@ -147,7 +147,7 @@ CheckpointInfo info_from(const SafetensorsFile& st, const std::string& file) {
     t.optim.kind = parse_optimizer(r.str("optimizer"));
     t.schedule.kind = parse_schedule(r.str("schedule"));
   } catch (const UsageError& e) {
-    throw DataError("reading '" + file + "': checkpoint metadata: " + e.what());
+    throw DataError("reading '" + file + "': checkpoint metadata: " + option_message(e, /*flag_style=*/false));
   }
   info.optimizer_steps = r.i64("optimizer_steps");
   t.optim.lr = r.dbl("lr");

@@ -1,5 +1,5 @@
 // The time-to-accuracy loop (see time_to_accuracy.h).
-#include "train/time_to_accuracy.h"
+#include "measure/time_to_accuracy.h"
 
 #include <algorithm>
 #include <chrono>
@@ -9,7 +9,7 @@
 #include "batchscope/error.h"
 #include "batchscope/model.h"
 #include "batchscope/trainer.h"
-#include "train/noise_scale.h"
+#include "analysis/noise_scale.h"
 
 namespace batchscope {
 
@@ -24,7 +24,7 @@ LrScaling parse_lr_scaling(const std::string& s) {
   if (s == "linear") return LrScaling::Linear;
   if (s == "sqrt") return LrScaling::Sqrt;
   if (s == "none") return LrScaling::None;
-  throw UsageError("--lr-scaling: '" + s + "' is not a rule; expected linear, sqrt or none");
+  throw UsageError("lr_scaling", "'" + s + "' is not a rule; expected linear, sqrt or none");
 }
 
 std::string to_string(LrScaling s) {

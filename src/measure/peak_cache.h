@@ -13,7 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "train/peak.h"
+#include "measure/peak.h"
 
 namespace batchscope {
 

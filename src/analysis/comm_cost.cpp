@@ -1,5 +1,5 @@
 // Weighted least-squares fit of the allreduce cost (see comm_cost.h).
-#include "train/comm_cost.h"
+#include "analysis/comm_cost.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,6 +1,6 @@
 // Peak measurements stored per host and thread count (see peak_cache.h). The cache is a
 // convenience: an unreadable, foreign or stale file is ignored and the peak re-measured.
-#include "train/peak_cache.h"
+#include "measure/peak_cache.h"
 
 #include <algorithm>
 #include <cmath>
@@ -44,7 +44,7 @@ PeakChoice parse_peak_choice(const std::string& s) {
       return c;
     }
   }
-  throw UsageError("--peak: '" + s +
+  throw UsageError("peak", "'" + s +
                    "' is not a choice; expected auto (cached if fresh), measure, or GFLOPS:GBS such as 233:25");
 }
 

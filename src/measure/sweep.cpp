@@ -1,5 +1,5 @@
 // The sweep's timing loop (see sweep.h).
-#include "train/sweep.h"
+#include "measure/sweep.h"
 
 #include <algorithm>
 #include <chrono>
