@@ -10,6 +10,7 @@
 #include "batchscope/trainer.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "report/run_report.h"
 #include "kernels/kernels.h"
 
 namespace batchscope::cli {
@@ -38,36 +39,9 @@ int cmd_eval(int argc, char** argv) {
   Model model(info.model_spec, info.in_sample, info.num_classes, *compute.ops, 0);
   load_checkpoint(ckpt, model, nullptr);
   EvalResult r = evaluate(model, test, info.train.norm, batch);
-  const int64_t L = r.num_classes;
-
-  if (f.boolean("json")) {
-    nlohmann::ordered_json per_class = nlohmann::ordered_json::array(), confusion = nlohmann::ordered_json::array();
-    for (int64_t c = 0; c < L; ++c) per_class.push_back(r.class_accuracy(c));
-    for (int64_t i = 0; i < L; ++i)
-      confusion.push_back(std::vector<int64_t>(r.confusion.begin() + i * L, r.confusion.begin() + (i + 1) * L));
-    const nlohmann::ordered_json j = {{"checkpoint", ckpt}, {"model", model.spec()}, {"images", r.n},
-                                      {"accuracy", r.accuracy}, {"loss", r.loss},
-                                      {"class_accuracy", per_class}, {"confusion", confusion}};
-    print_json(j);
-    return 0;
-  }
-  std::printf("checkpoint %s (epoch %lld)\nmodel %s\ntest set %s: %lld images\n\n",
-              ckpt.c_str(), static_cast<long long>(info.epoch), model.spec().c_str(),
-              test.name.c_str(), static_cast<long long>(r.n));
-  std::printf("accuracy %.2f%% (%lld/%lld), loss %.4f\n\n", 100 * r.accuracy,
-              static_cast<long long>(r.accuracy * static_cast<double>(r.n) + 0.5),
-              static_cast<long long>(r.n), r.loss);
-  std::printf("class  accuracy\n");
-  for (int64_t c = 0; c < L; ++c) std::printf("%5lld  %6.2f%%\n", static_cast<long long>(c), 100 * r.class_accuracy(c));
-  std::printf("\nconfusion matrix (rows: true class, columns: predicted)\n     ");
-  for (int64_t j = 0; j < L; ++j) std::printf("%6lld", static_cast<long long>(j));
-  std::printf("\n");
-  for (int64_t i = 0; i < L; ++i) {
-    std::printf("%5lld", static_cast<long long>(i));
-    for (int64_t j = 0; j < L; ++j)
-      std::printf("%6lld", static_cast<long long>(r.confusion[static_cast<size_t>(i * L + j)]));
-    std::printf("\n");
-  }
+  const report::EvalReport rep{ckpt, model.spec(), test.name, info.epoch, r};
+  if (f.boolean("json")) print_json(report::eval_json(rep));
+  else std::fputs(report::eval_text(rep).c_str(), stdout);
   return 0;
 }
 

@@ -14,6 +14,7 @@
 #include "kernels/kernels.h"
 #include "measure/peak.h"
 #include "measure/peak_cache.h"
+#include "report/peak_report.h"
 
 namespace batchscope::cli {
 
@@ -67,69 +68,13 @@ int cmd_peak(int argc, char** argv) {
     if (load_cached_peak(threads, 60)) cache = peak_cache_dir();
   }
 
-  std::string cores;
-  for (size_t i = 0; i < r.cores.size(); ++i) {
-    if (i) cores += ',';
-    cores += std::to_string(r.cores[i]);
+  report::PeakReport rep{command, ctx, r, kernels::onednn_isa(), "", "", cache.string()};
+  for (const kernels::Variant& v : kernels::variants()) {
+    std::string& list = v.supported ? rep.variants_offered : rep.variants_missing;
+    list += (list.empty() ? "" : ", ") + std::string(v.table->name);
   }
-  if (json) {
-    nlohmann::ordered_json j = {{"command", command}, {"host", ctx.host}, {"date", ctx.date},
-                                {"build", ctx.build}};
-    j.update(peak_to_json(r));
-    j["busy_machine"] = measured_on_busy_machine(r);
-    if (!cache.empty()) j["cached_in"] = cache.string();
-    print_json(j);
-    return 0;
-  }
-  std::printf("# batchscope peak: measured FP32 FMA peak and memory bandwidth\n");
-  std::printf("# command   %s\n", command.c_str());
-  std::printf("# host      %s\n", ctx.host.c_str());
-  std::printf("# date      %s\n", ctx.date.c_str());
-  std::printf("# build     %s\n", ctx.build.c_str());
-  std::printf("# threads   %d (%s cores %s)\n", r.threads, r.pinned ? "pinned to" : "NOT pinned; asked for",
-              cores.c_str());
-  const FmaProbeLayout& layout =
-      fma_probe_layout(r.isa.rfind("avx512", 0) == 0 ? FmaIsa::Avx512f : FmaIsa::Avx2);
-  std::printf("# fma       %s, chosen at run time; %d independent accumulator chains per thread "
-              "(+%d constants in %d registers), 2 FLOP per lane\n",
-              r.isa.c_str(), r.fma_chains, layout.constants, layout.vector_registers);
-  {
-    // What the kernels can use of that peak: the variants oneDNN runs here (`models` says why
-    // any is missing).
-    std::string offered, missing;
-    for (const kernels::Variant& v : kernels::variants()) {
-      std::string& list = v.supported ? offered : missing;
-      list += (list.empty() ? "" : ", ") + std::string(v.table->name);
-    }
-    std::printf("# kernels   oneDNN %s; variants offered: %s%s\n", kernels::onednn_isa().c_str(),
-                offered.c_str(), missing.empty() ? "" : ("; not here: " + missing + " (see batchscope models)").c_str());
-  }
-  std::printf("# triad     a[i] = b[i] + s*c[i] over 3 x %lld MiB; 12 B/element as STREAM counts, "
-              "16 B with the write-allocate read of a\n",
-              static_cast<long long>(r.triad_bytes_per_array >> 20));
-  std::printf("# timing    median and max of %d repetitions x %.0f ms per probe, after a warm-up\n",
-              r.repetitions, 1e3 * r.seconds_per_repetition);
-  // Wall-clock rates well below the CPU-time ones mean other processes held these cores;
-  // threads that do not scale on distinct cores, that those cores were not independent.
-  const bool busy = measured_on_busy_machine(r);
-  std::printf("# cpu time  diagnostic, not the peak: %.1f GFLOP/s per CPU-second (1 thread), %.1f (%d threads)%s\n",
-              r.gflops_1t_cpu, r.gflops_all_cpu, r.threads,
-              busy ? "; disturbed after 3 tries (busy machine, or cores not independent): the "
-                     "wall-clock peak below may be low" : "");
-  if (!cache.empty())
-    std::printf("# cached    in %s for sweep and profile (used for a week on this host)\n",
-                cache.string().c_str());
-  else if (busy)
-    std::printf("# cached    no: the probe was disturbed, so sweep and profile will measure again\n");
-  std::printf("#\n");
-  std::printf("%-22s %7s %10s %10s  %s\n", "probe", "threads", "median", "max", "unit");
-  std::printf("%-22s %7d %10.1f %10.1f  %s\n", "fma_fp32", 1, r.gflops_1t, r.gflops_1t_max, "GFLOP/s");
-  std::printf("%-22s %7d %10.1f %10.1f  %s\n", "fma_fp32", r.threads, r.gflops_all, r.gflops_all_max,
-              "GFLOP/s");
-  std::printf("%-22s %7d %10.2f %10.2f  %s\n", "triad", r.threads, r.triad_gbs, r.triad_gbs_max,
-              "GB/s (12 B/element, STREAM)");
-  std::printf("%-22s %7d %10.2f %10.2f  %s\n", "triad_write_allocate", r.threads,
-              r.triad_gbs_write_allocate, r.triad_gbs_max * 16.0 / 12.0, "GB/s (16 B/element)");
+  if (json) print_json(report::peak_json(rep));
+  else std::fputs(report::peak_text(rep).c_str(), stdout);
   return 0;
 }
 

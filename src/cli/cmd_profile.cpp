@@ -20,70 +20,15 @@
 #include "core/step_profiler.h"
 #include "kernels/kernels.h"
 #include "report/chrome_trace.h"
-#include "report/table.h"
+#include "report/profile_report.h"
 #include "measure/peak_cache.h"
 #include "measure/step_profile.h"
 #include "analysis/step_work.h"
 
 namespace batchscope::cli {
 
-using report::fmt;
-
 namespace {
-
 using clock_type = std::chrono::steady_clock;
-
-struct ProfileRow {
-  std::string layer, phase;
-  double ms = 0;
-  Work work;
-};
-
-// Nanoseconds one TimedScope costs with a profiler active: the instrumentation's own price.
-double scope_cost_ns() {
-  StepProfiler p;
-  constexpr int kScopes = 100000;
-  p.reserve(kScopes);
-  ProfilerScope on(p);
-  const auto t0 = clock_type::now();
-  for (int i = 0; i < kScopes; ++i) TimedScope t(Phase::Forward, 0);
-  return std::chrono::duration<double, std::nano>(clock_type::now() - t0).count() / kScopes;
-}
-
-std::vector<ProfileRow> profile_rows(const StepProfile& p, const StepWork& w, const Model& m) {
-  std::vector<ProfileRow> rows;
-  rows.push_back({"-", "data", p.data_ms, w.data});
-  for (size_t i = 0; i < w.layers.size(); ++i) {
-    const LayerTimes& t = p.layers[i];
-    const LayerWork& lw = w.layers[i];
-    const std::string name = fmt("%zu %s", i, std::string(m.layers()[i]->kind()).c_str());
-    if (lw.view) {
-      rows.push_back({name, "forward and backward (a view of its input: no copy)", 0, {}});
-      continue;
-    }
-    if (!lw.fused) rows.push_back({name, "forward", t.forward_ms, lw.forward});
-    else rows.push_back({name, "forward (fused into the layer before)", 0, {}});
-    if (lw.weight_grad_in_update)
-      rows.push_back({name, "backward-weights (bias; the weights' gradient is built in the update)",
-                      t.backward_weights_ms, lw.backward_weights});
-    else if (lw.backward_weights.flops > 0 || t.backward_weights_ms > 0)
-      rows.push_back({name, "backward-weights", t.backward_weights_ms, lw.backward_weights});
-    if (lw.relu_backward_folded_into == "maxpool2d")
-      rows.push_back({name, "backward-data (folded into the max-pool's backward)", 0, {}});
-    else if (!lw.relu_backward_folded_into.empty())
-      rows.push_back({name, "backward-data (folded into the convolution's backward-weights)", 0, {}});
-    else if (lw.backward_data.bytes > 0 || t.backward_data_ms > 0)
-      rows.push_back({name, "backward-data", t.backward_data_ms, lw.backward_data});
-  }
-  rows.push_back({"-", "loss", p.loss_ms, w.loss});
-  rows.push_back({"-", "zero-grad", p.zero_grad_ms, w.zero_grad});
-  bool fused_grads = false;
-  for (const LayerWork& lw : w.layers) fused_grads = fused_grads || lw.weight_grad_in_update;
-  rows.push_back({"-", fused_grads ? "update (with the dense weights' gradient)" : "update", p.update_ms, w.update});
-  rows.push_back({"-", "other", std::max(0.0, p.other_ms()), {}});
-  return rows;
-}
-
 }  // namespace
 
 int cmd_profile(int argc, char** argv) {
@@ -166,12 +111,10 @@ int cmd_profile(int argc, char** argv) {
   const double overhead_measured = 100 * (ratios[ratios.size() / 2] - 1);
   const int64_t profiled_steps = kRounds * per_round;
   const double events_per_step = static_cast<double>(prof.events().size()) / static_cast<double>(profiled_steps);
-  const double scope_ns = scope_cost_ns();
+  const double scope_ns = profiler_scope_cost_ns();
   const StepProfile p = summarize_profile(prof.events(), profiled_steps, model.layers().size());
   const double overhead_bound = 100 * events_per_step * scope_ns * 1e-6 / p.step_ms;
   const StepWork w = step_work(model, B, optimizer_state_slots(tc.optim));
-  const std::vector<ProfileRow> rows = profile_rows(p, w, model);
-  const double pk = peak.peak.gflops_all, bw = peak.peak.triad_gbs;
 
   if (!trace_file.empty()) {
     // The events of the first trace_steps steps: everything up to the end of that many steps.
@@ -192,48 +135,26 @@ int cmd_profile(int argc, char** argv) {
     if (!quiet) std::fprintf(stderr, "profile: wrote %s (%zu steps, %zu events)\n", trace_file.c_str(), keep, ev.size());
   }
 
-  auto gflops = [&](const ProfileRow& r) { return r.ms > 0 ? r.work.flops / (r.ms * 1e-3) * 1e-9 : 0.0; };
-  auto gbs = [&](const ProfileRow& r) { return r.ms > 0 ? r.work.bytes / (r.ms * 1e-3) * 1e-9 : 0.0; };
-  if (json) {
-    nlohmann::ordered_json jr = nlohmann::ordered_json::array();
-    for (const ProfileRow& r : rows)
-      jr.push_back({{"layer", r.layer}, {"phase", r.phase}, {"ms", r.ms}, {"flops", r.work.flops},
-                    {"bytes", r.work.bytes}, {"gflops", gflops(r)}, {"gbs", gbs(r)},
-                    {"percent_of_peak", pk > 0 ? 100 * gflops(r) / pk : 0.0},
-                    {"bound", r.ms > 0 ? roofline_bound(r.work, r.ms * 1e-3, pk, bw) : "-"}});
-    nlohmann::ordered_json j = {{"command", command}, {"host", ctx.host}, {"date", ctx.date}, {"build", ctx.build},
-                                {"model", model.spec()}, {"batch_size", B}, {"threads", threads},
-                                {"profiled_steps", profiled_steps}, {"step_ms", p.step_ms},
-                                {"unprofiled_step_ms", 1e3 * plain_s / static_cast<double>(profiled_steps)},
-                                {"profiler_overhead_percent_measured", overhead_measured},
-                                {"profiler_overhead_percent_bound", overhead_bound},
-                                {"events_per_step", events_per_step}, {"ns_per_event", scope_ns},
-                                {"peak_gflops", pk}, {"peak_gbs", bw}, {"peak_origin", peak.origin},
-                                {"rows", jr}};
-    print_json(j);
-    return 0;
-  }
-  report::Table t({"layer", "phase", "ms", "% step", "MFLOP", "MB", "GFLOP/s", "GB/s", "% peak", "bound"});
-  for (const ProfileRow& r : rows)
-    t.add({r.layer, r.phase, fmt("%.3f", r.ms), fmt("%.1f", p.step_ms > 0 ? 100 * r.ms / p.step_ms : 0.0),
-           fmt("%.2f", r.work.flops * 1e-6), fmt("%.2f", r.work.bytes * 1e-6), fmt("%.1f", gflops(r)),
-           fmt("%.1f", gbs(r)), fmt("%.1f", pk > 0 ? 100 * gflops(r) / pk : 0.0),
-           r.ms > 0 ? roofline_bound(r.work, r.ms * 1e-3, pk, bw) : "-"});
-  std::printf("# batchscope profile: where a training step's time goes\n");
-  std::printf("# command   %s\n# host      %s\n# date      %s\n# build     %s\n", command.c_str(), ctx.host.c_str(),
-              ctx.date.c_str(), ctx.build.c_str());
-  std::printf("# model     %s, batch %lld, %d threads, back-end %s\n", model.spec().c_str(), static_cast<long long>(B),
-              threads, std::string(model.ops().name).c_str());
-  std::printf("# peak      %.1f GFLOP/s, triad %.1f GB/s (%s); ridge at %.1f FLOP/byte\n", pk, bw,
-              peak.origin.c_str(), bw > 0 ? pk / bw : 0.0);
-  std::printf("# steps     %lld profiled, %lld unprofiled, after %lld warm-up; mean %.3f ms per profiled step\n",
-              static_cast<long long>(profiled_steps), static_cast<long long>(profiled_steps),
-              static_cast<long long>(warmup), p.step_ms);
-  std::printf("# overhead  profiler: %+.2f%% measured (median of %d paired rounds, noise included); bound from "
-              "its cost: %.0f events x %.0f ns = %.4f%% of a step\n",
-              overhead_measured, kRounds, events_per_step, scope_ns, overhead_bound);
-  std::printf("# bytes     the least a kernel must move (each input read once, each output written once)\n#\n");
-  std::fputs(t.text().c_str(), stdout);
+  report::ProfileReport rep;
+  rep.command = command;
+  rep.ctx = ctx;
+  rep.model_spec = model.spec();
+  rep.backend = std::string(model.ops().name);
+  rep.batch = B;
+  rep.threads = threads;
+  rep.warmup_steps = warmup;
+  rep.profiled_steps = profiled_steps;
+  rep.step_ms = p.step_ms;
+  rep.unprofiled_step_ms = 1e3 * plain_s / static_cast<double>(profiled_steps);
+  rep.rounds = kRounds;
+  rep.overhead_measured_percent = overhead_measured;
+  rep.overhead_bound_percent = overhead_bound;
+  rep.events_per_step = events_per_step;
+  rep.ns_per_event = scope_ns;
+  rep.peak = peak;
+  rep.rows = report::profile_rows(p, w, model);
+  if (json) print_json(report::profile_json(rep));
+  else std::fputs(report::profile_text(rep).c_str(), stdout);
   return 0;
 }
 

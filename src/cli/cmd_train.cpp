@@ -22,6 +22,7 @@
 #include "batchscope/trainer.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "report/run_report.h"
 #include "cli/progress.h"
 #include "dist/comm.h"
 #include "dist/watchdog.h"
@@ -30,11 +31,6 @@
 namespace batchscope::cli {
 
 namespace {
-
-struct EpochRecord {
-  int64_t epoch;
-  double train_loss, train_accuracy, test_loss, test_accuracy, seconds, images_per_second;
-};
 
 // Refuses a flag that contradicts the checkpoint being resumed.
 void check_same(const Flags& f, const std::string& flag, const std::string& given,
@@ -285,11 +281,11 @@ int cmd_train(int argc, char** argv) {
     save_checkpoint(file, model, &trainer.optimizer(), info);
   };
   Progress progress(cfg.epochs, f.boolean("quiet") || !lead);
-  std::vector<EpochRecord> records;
+  std::vector<report::EpochRecord> records;
   double train_seconds = 0;
   int64_t images_trained = 0;
   EvalResult last_eval;
-  FILE* report = json ? stderr : stdout;
+  FILE* epoch_out = json ? stderr : stdout;
   while (trainer.epoch() < cfg.epochs) {
     const auto t0 = std::chrono::steady_clock::now();
     const int64_t first_step = trainer.step();
@@ -328,13 +324,8 @@ int cmd_train(int argc, char** argv) {
     records.push_back({trainer.epoch(), p.loss, p.accuracy, last_eval.loss, last_eval.accuracy,
                        secs, static_cast<double>(imgs) / secs});
     if (lead) {
-      std::fprintf(report,
-                   "epoch %lld/%lld: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | "
-                   "%.1f s, %.0f img/s\n",
-                   static_cast<long long>(trainer.epoch()), static_cast<long long>(cfg.epochs), p.loss,
-                   100 * p.accuracy, last_eval.loss, 100 * last_eval.accuracy, secs,
-                   static_cast<double>(imgs) / secs);
-      std::fflush(report);
+      std::fprintf(epoch_out, "%s\n", report::epoch_line(records.back(), cfg.epochs).c_str());
+      std::fflush(epoch_out);
     }
     if (!save_path.empty()) {
       save(save_path);
@@ -345,11 +336,7 @@ int cmd_train(int argc, char** argv) {
   }
 
   if (json && lead) {
-    nlohmann::ordered_json history = nlohmann::ordered_json::array();
-    for (const EpochRecord& r : records)
-      history.push_back({{"epoch", r.epoch}, {"train_loss", r.train_loss}, {"train_accuracy", r.train_accuracy},
-                         {"test_loss", r.test_loss}, {"test_accuracy", r.test_accuracy}, {"seconds", r.seconds},
-                         {"images_per_second", r.images_per_second}});
+    const nlohmann::ordered_json history = report::history_json(records);
     const nlohmann::ordered_json j = {
         {"model", f.str("model")}, {"spec", model.spec()}, {"parameters", model.num_params()},
         {"epochs", cfg.epochs}, {"batch_size", cfg.batch_size}, {"optimizer", to_string(cfg.optim.kind)},

@@ -1,6 +1,8 @@
 // Reduction of profiler events to mean times per step (see step_profile.h).
 #include "measure/step_profile.h"
 
+#include <chrono>
+
 #include <algorithm>
 
 namespace batchscope {
@@ -41,6 +43,16 @@ StepProfile summarize_profile(const std::vector<ProfileEvent>& events, int64_t s
   for (size_t i = 0; i < num_layers; ++i)
     p.layers[i].backward_data_ms = std::max(0.0, layer_bwd[i] - p.layers[i].backward_weights_ms);
   return p;
+}
+
+double profiler_scope_cost_ns() {
+  StepProfiler p;
+  constexpr int kScopes = 100000;
+  p.reserve(kScopes);
+  ProfilerScope on(p);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < kScopes; ++i) TimedScope t(Phase::Forward, 0);
+  return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count() / kScopes;
 }
 
 }  // namespace batchscope

@@ -33,4 +33,8 @@ struct StepProfile {
 StepProfile summarize_profile(const std::vector<ProfileEvent>& events, int64_t steps,
                               size_t num_layers);
 
+// Nanoseconds one TimedScope costs with a profiler active (the mean of 100000): the
+// instrumentation's own price, which bounds the profiler's overhead from below.
+double profiler_scope_cost_ns();
+
 }  // namespace batchscope
