@@ -150,6 +150,44 @@ class Training(Data):
         # It resumes as a run of two epochs, continuing to a third.
         self.cli("train", "--resume", path, "--data", self.dir, "--epochs", "3", "--threads", "1", "--quiet")
 
+    def test_bad_checkpoints_and_paths_raise_naming_the_file(self):
+        m = batchscope.Model(TINY, threads=1)
+        not_a_checkpoint = self.files["train-labels-idx1-ubyte"]
+        with self.assertRaises(ValueError) as c:
+            batchscope.load(not_a_checkpoint)
+        self.assertIn(not_a_checkpoint, str(c.exception))
+        with self.assertRaises(ValueError) as c:
+            batchscope.load(os.path.join(self.dir, "no-such.safetensors"))
+        self.assertIn("no-such.safetensors", str(c.exception))
+        target = os.path.join(self.dir, "no-such-folder", "m.safetensors")
+        with self.assertRaises(ValueError) as c:
+            m.save(target)
+        self.assertIn(target, str(c.exception))
+        self.assertFalse(os.path.exists(target))
+
+    def test_ctrl_c_stops_fit_with_keyboard_interrupt(self):
+        import signal
+        m = batchscope.Model(TINY, threads=1)
+        timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+        timer.start()
+        import time
+        t0 = time.perf_counter()
+        with self.assertRaises(KeyboardInterrupt):
+            m.fit(self.x, self.y, batch_size=8, epochs=1000)
+        timer.join()
+        # Seen within the 0.1 s check interval plus a step, not after 1000 epochs.
+        self.assertLess(time.perf_counter() - t0, 5)
+        # The model is still usable.
+        self.assertEqual(m.predict(self.xt[:2]).shape, (2, 10))
+
+    def test_threads_can_be_changed(self):
+        m = batchscope.Model(TINY, threads=1)
+        m.threads = 2
+        self.assertEqual(m.threads, 2)
+        with self.assertRaises(ValueError):
+            m.threads = 0
+        self.assertIsNotNone(batchscope.Model(TINY).threads)
+
     def test_float32_input_is_used_as_given(self):
         mean, std = np.float32(0.1307), np.float32(0.3081)
         xf = ((self.x.astype(np.float32) / np.float32(255) - mean) / std)[:, None, :, :]
