@@ -49,6 +49,9 @@ class Optimizer {
   // State slots for checkpoints: names ("momentum_buffer"; "exp_avg", "exp_avg_sq") and data.
   std::vector<std::pair<std::string, std::vector<float>*>> state();
   void set_steps(int64_t t) { t_ = t; }
+  // This step's momentum: SGD's momentum, Adam's beta1 (the one-cycle schedule cycles it, as
+  // torch's OneCycleLR does with cycle_momentum).
+  void set_momentum(double m);
 
  private:
   struct Coeffs;
@@ -61,14 +64,21 @@ class Optimizer {
   std::vector<float> dy_packed_;  // scratch: a low-rank gradient's dy in tile order
 };
 
-enum class ScheduleKind { Constant, Step, Cosine };
+enum class ScheduleKind { Constant, Step, Cosine, OneCycle };
 
 struct ScheduleConfig {
   ScheduleKind kind = ScheduleKind::Constant;
-  int64_t warmup_steps = 0;  // linear ramp from lr/warmup to lr over these steps
+  int64_t warmup_steps = 0;  // linear ramp from lr/warmup to lr over these steps (not OneCycle)
   double step_epochs = 1.0;  // Step: multiply by gamma every step_epochs epochs
   double gamma = 0.1;        // Step
   double min_lr_ratio = 0.0; // Cosine: floor as a fraction of lr
+  // OneCycle: torch.optim.lr_scheduler.OneCycleLR with max_lr = the optimizer's lr, two phases
+  // and cosine annealing. From lr/div_factor up to lr over the first pct_start of the steps,
+  // then down to lr/div_factor/final_div_factor at the last; with cycle_momentum the momentum
+  // (SGD) or beta1 (Adam) goes the other way, max_momentum to base_momentum and back.
+  double pct_start = 0.3, div_factor = 25.0, final_div_factor = 1e4;
+  bool cycle_momentum = true;
+  double base_momentum = 0.85, max_momentum = 0.95;
 };
 
 std::string to_string(ScheduleKind k);
@@ -77,5 +87,8 @@ ScheduleKind parse_schedule(const std::string& s);  // UsageError naming --sched
 // Learning rate at 0-based `step` of `total_steps`, with `steps_per_epoch` for Step.
 double scheduled_lr(const ScheduleConfig& s, double base_lr, int64_t step, int64_t total_steps,
                     int64_t steps_per_epoch);
+// The momentum (or Adam's beta1) at `step`: `configured`, except under OneCycle with
+// cycle_momentum.
+double scheduled_momentum(const ScheduleConfig& s, double configured, int64_t step, int64_t total_steps);
 
 }  // namespace batchscope

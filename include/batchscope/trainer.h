@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "batchscope/idx.h"
@@ -33,6 +34,9 @@ struct TrainConfig {
   // shard's gradient and of their mean, the two batch sizes the gradient noise scale needs
   // (Trainer::shard_norms). Costs one pass over the gradient per shard.
   bool shard_norms = false;
+  // The recipe (batchscope models) these settings started from, "" if none: recorded in
+  // checkpoints and reports.
+  std::string recipe;
 };
 
 // One step's squared L2 norms of the batch-mean gradient at two batch sizes: the mean over

@@ -146,7 +146,9 @@ class PyModel {
   py::dict fit(const py::handle& images, const py::handle& labels, int64_t batch_size, int64_t epochs,
                std::optional<double> lr, const std::string& optimizer, double momentum, bool nesterov,
                double weight_decay, double beta1, double beta2, const std::string& schedule, int64_t warmup_steps,
-               double step_epochs, double gamma, std::optional<uint64_t> seed, double mean, double std_dev,
+               double step_epochs, double gamma, double pct_start, double div_factor, double final_div_factor,
+               bool cycle_momentum, double base_momentum, double max_momentum,
+               std::optional<uint64_t> seed, double mean, double std_dev,
                int64_t grad_shards, const py::object& validation, const py::object& progress) {
     require(epochs >= 1, "epochs", "expected at least 1; got " + std::to_string(epochs));
     require(!lr || (*lr > 0 && *lr < 1e3), "lr", "expected a learning rate above 0 and below 1000 (None: the default rule)");
@@ -184,6 +186,12 @@ class PyModel {
     cfg.schedule.warmup_steps = warmup_steps;
     cfg.schedule.step_epochs = step_epochs;
     cfg.schedule.gamma = gamma;
+    cfg.schedule.pct_start = pct_start;
+    cfg.schedule.div_factor = div_factor;
+    cfg.schedule.final_div_factor = final_div_factor;
+    cfg.schedule.cycle_momentum = cycle_momentum;
+    cfg.schedule.base_momentum = base_momentum;
+    cfg.schedule.max_momentum = max_momentum;
     cfg.seed = seed ? *seed : seed_;
     cfg.norm = norm_;
     cfg.grad_shards = grad_shards;
@@ -443,7 +451,9 @@ PYBIND11_MODULE(_core, m) {
            py::arg("epochs") = 1, py::arg("lr") = py::none(), py::arg("optimizer") = "sgd", py::arg("momentum") = 0.9,
            py::arg("nesterov") = true, py::arg("weight_decay") = 0.0, py::arg("beta1") = 0.9,
            py::arg("beta2") = 0.999, py::arg("schedule") = "cosine", py::arg("warmup_steps") = 0,
-           py::arg("step_epochs") = 1.0, py::arg("gamma") = 0.1, py::arg("seed") = py::none(),
+           py::arg("step_epochs") = 1.0, py::arg("gamma") = 0.1, py::arg("pct_start") = 0.3,
+           py::arg("div_factor") = 25.0, py::arg("final_div_factor") = 1e4, py::arg("cycle_momentum") = true,
+           py::arg("base_momentum") = 0.85, py::arg("max_momentum") = 0.95, py::arg("seed") = py::none(),
            py::arg("mean") = 0.1307, py::arg("std") = 0.3081, py::arg("grad_shards") = 1,
            py::arg("validation") = py::none(), py::arg("progress") = py::none())
       .def("evaluate", &PyModel::evaluate_arrays, py::arg("images"), py::arg("labels"), py::kw_only(),

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "batchscope/model.h"
+#include "batchscope/recipe.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "kernels/kernels.h"
@@ -49,6 +50,22 @@ int cmd_models(int argc, char** argv) {
                   static_cast<long long>(m.num_params()), fwd, 3 * fwd, std::string(p.spec).c_str());
     }
   }
+  // Recipes: a model with the settings that train it (--recipe NAME on train and sweep).
+  nlohmann::ordered_json recipe_list = nlohmann::ordered_json::array();
+  if (!json) std::printf("\nRecipes (--recipe NAME on train and sweep; flags given override each setting):\n");
+  for (const Recipe& r : recipes()) {
+    if (json) {
+      nlohmann::ordered_json settings = nlohmann::ordered_json::object();
+      for (const auto& [k, v] : r.settings) settings[k] = v;
+      recipe_list.push_back({{"name", r.name}, {"description", r.description}, {"settings", settings}});
+      continue;
+    }
+    std::string settings;
+    for (const auto& [k, v] : r.settings)
+      if (k != "model") settings += (settings.empty() ? "" : " ") + k + "=" + v;
+    std::printf("%-10s %s\n           model %s\n           %s\n", r.name.c_str(), r.description.c_str(),
+                r.get("model").c_str(), settings.c_str());
+  }
   nlohmann::ordered_json variants = nlohmann::ordered_json::array();
   if (!json)
     std::printf("\nAny layer sequence works as --model, e.g. --model "
@@ -73,6 +90,7 @@ int cmd_models(int argc, char** argv) {
   }
   if (json) {
     const nlohmann::ordered_json j = {{"models", models},
+                                      {"recipes", recipe_list},
                                       {"onednn_isa", kernels::onednn_isa()},
                                       {"kernel_variants", variants}};
     print_json(j);

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "batchscope/error.h"
+#include "batchscope/recipe.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/peers.h"
@@ -85,6 +86,9 @@ int cmd_sweep(int argc, char** argv) {
   f.add("mpirun", "auto", "the MPI launcher for --ranks (auto: the one this build found)");
   f.add("mpirun-args", "--bind-to none", "extra launcher flags for --ranks, split at spaces (e.g. '--hostfile hosts')");
   add_tta_flags(f);
+  f.add("recipe", "none", "a recipe (batchscope models): its model and batch size, and with --target-accuracy its "
+                          "optimizer, learning rate (as --base-lr at its batch), schedule and epochs (as --max-epochs), "
+                          "become the defaults; flags given override each");
   add_compute_flags(f, "direct when timing steps (the FLOPs the report counts); with "
                        "--target-accuracy the fastest this CPU runs (winograd on AVX-512: fewer "
                        "multiplications, same accuracy, faster wall time)");
@@ -94,6 +98,10 @@ int cmd_sweep(int argc, char** argv) {
   if (!f.positional().empty())
     throw UsageError("batchscope sweep: unexpected argument '" + f.positional()[0] + "'");
 
+  // A recipe's batch size is the sweep's single batch, its learning rate the one at that batch,
+  // its epochs the budget (and so the schedule's horizon).
+  if (f.str("recipe") != "none" && !f.given("base-batch")) f.set_default("base-batch", find_recipe(f.str("recipe")).get("batch_size"));
+  const std::string recipe = apply_recipe(f, {{"batch_size", "batch-sizes"}, {"lr", "base-lr"}, {"epochs", "max-epochs"}});
   SweepConfig cfg;
   cfg.model = f.str("model");
   cfg.batches = parse_batch_sizes(f.str("batch-sizes"));
@@ -106,7 +114,8 @@ int cmd_sweep(int argc, char** argv) {
       f.str("compare") == "none" ? std::vector<std::string>{} : parse_peer_list(f.str("compare"));
   const int64_t compare_images = f.i64("compare-images", 1, int64_t{1} << 30);
   const std::string out_dir = f.str("out") == "none" ? "" : f.str("out");
-  const TtaOptions tta = parse_tta_flags(f);
+  TtaOptions tta = parse_tta_flags(f);
+  tta.config.recipe = recipe;
   const Compute compute = apply_compute_flags(f, tta.target > 0 ? "fastest" : "direct");
   const int threads = compute.threads;
   cfg.ops = compute.ops;
@@ -180,6 +189,7 @@ int cmd_sweep(int argc, char** argv) {
   rep.data_name = train.name;
   rep.image_h = train.images.h;
   rep.image_w = train.images.w;
+  rep.recipe = recipe;
   if (!quiet) std::fprintf(stderr, "sweep: roofline (%s)\n", peak_choice.policy == PeakPolicy::Measure ? "measuring" : "cached, given or measured");
   // Under mpirun rank 0 alone probes (for all the ranks' cores) while the others wait.
   if (lead) {

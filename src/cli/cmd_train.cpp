@@ -23,6 +23,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "report/run_report.h"
+#include "report/table.h"
 #include "cli/progress.h"
 #include "dist/comm.h"
 #include "dist/watchdog.h"
@@ -86,10 +87,10 @@ int cmd_train(int argc, char** argv) {
   f.add("nesterov", "true", "Nesterov momentum (true or false)");
   f.add("weight-decay", "0", "L2 penalty added to the gradient");
   f.add("optimizer", "sgd", "sgd or adam");
-  f.add("schedule", "cosine", "learning-rate schedule: constant, step or cosine");
-  f.add("warmup-steps", "0", "linear learning-rate warm-up over this many steps");
-  f.add("step-epochs", "1", "step schedule: decay every this many epochs");
-  f.add("gamma", "0.1", "step schedule: decay factor");
+  add_schedule_flags(f, "cosine");
+  add_adam_flags(f);
+  f.add("recipe", "none", "a recipe (batchscope models): its model, optimizer, schedule, batch size and epochs "
+                          "become the defaults; flags given override each");
   f.add("seed", "1", "seed for initialisation, shuffling and dropout");
   f.add("mean", "0.1307", "input normalisation: (pixel/255 - mean) / std (MNIST's values)");
   f.add("std", "0.3081", "input normalisation standard deviation");
@@ -110,14 +111,17 @@ int cmd_train(int argc, char** argv) {
   if (!f.positional().empty())
     throw UsageError("batchscope train: unexpected argument '" + f.positional()[0] + "'");
 
+  const std::string recipe = apply_recipe(f);
   const Compute compute = apply_compute_flags(f);
   const int threads = compute.threads;
   const bool json = f.boolean("json");
 
   TrainConfig cfg;
+  cfg.recipe = recipe;
   cfg.epochs = f.i64("epochs", 1, 100000);
   cfg.optim.kind = parse_optimizer(f.str("optimizer"));
-  cfg.schedule.kind = parse_schedule(f.str("schedule"));
+  cfg.schedule = parse_schedule_flags(f);
+  parse_adam_flags(f, cfg.optim);
   cfg.optim.momentum = f.dbl("momentum", 0.0, 0.9999);
   if (f.str("nesterov") != "true" && f.str("nesterov") != "false")
     throw UsageError("--nesterov: '" + f.str("nesterov") + "' is not a boolean; expected true or false");
@@ -125,9 +129,6 @@ int cmd_train(int argc, char** argv) {
   if (f.given("nesterov") && f.str("nesterov") == "true" && cfg.optim.momentum == 0.0)
     throw UsageError("--nesterov: needs a non-zero --momentum");
   cfg.optim.weight_decay = f.dbl("weight-decay", 0.0, 1.0);
-  cfg.schedule.warmup_steps = f.i64("warmup-steps", 0, int64_t{1} << 40);
-  cfg.schedule.step_epochs = f.dbl("step-epochs", 1e-6, 1e9);
-  cfg.schedule.gamma = f.dbl("gamma", 0.0, 1.0);
   cfg.seed = static_cast<uint64_t>(f.i64("seed", 0, INT64_MAX));
   cfg.norm.mean = static_cast<float>(f.dbl("mean", -10.0, 10.0));
   cfg.norm.std = static_cast<float>(f.dbl("std", 1e-6, 100.0));
@@ -251,6 +252,15 @@ int cmd_train(int argc, char** argv) {
                static_cast<unsigned long long>(cfg.seed), threads,
                std::string(model.ops().name).c_str(), std::string(kernels::to_string(model.ops().conv_algo)).c_str());
 
+  if (lead && !cfg.recipe.empty())
+    std::fprintf(stderr, "  recipe %s%s\n", cfg.recipe.c_str(),
+                 cfg.schedule.kind == ScheduleKind::OneCycle
+                     ? report::fmt(" (onecycle: pct_start %g, div_factor %g, final_div_factor %g, cycle_momentum %s; "
+                                   "betas %g, %g)", cfg.schedule.pct_start, cfg.schedule.div_factor,
+                                   cfg.schedule.final_div_factor, cfg.schedule.cycle_momentum ? "true" : "false",
+                                   cfg.optim.beta1, cfg.optim.beta2).c_str()
+                     : "");
+
   // Ctrl-C (SIGINT) and SIGTERM (what systemd, Slurm, Kubernetes and mpirun send to stop a
   // job) finish the step in flight, write a checkpoint and exit 128 + the signal: 130, 143.
   static std::atomic<bool> interrupted{false};
@@ -338,7 +348,8 @@ int cmd_train(int argc, char** argv) {
   if (json && lead) {
     const nlohmann::ordered_json history = report::history_json(records);
     const nlohmann::ordered_json j = {
-        {"model", f.str("model")}, {"spec", model.spec()}, {"parameters", model.num_params()},
+        {"model", f.str("model")}, {"recipe", cfg.recipe.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(cfg.recipe)},
+        {"spec", model.spec()}, {"parameters", model.num_params()},
         {"epochs", cfg.epochs}, {"batch_size", cfg.batch_size}, {"optimizer", to_string(cfg.optim.kind)},
         {"lr", cfg.optim.lr}, {"threads", threads}, {"ranks", world.size}, {"backend", std::string(model.ops().name)},
         {"seed", cfg.seed}, {"test_accuracy", last_eval.accuracy}, {"test_loss", last_eval.loss},

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "batchscope/error.h"
+#include "batchscope/recipe.h"
 #include "core/cpu_flags.h"
 #include "dist/comm.h"
 #include "kernels/kernels.h"
@@ -102,6 +103,67 @@ int64_t available_memory_bytes() {
 
 std::string json_line(const nlohmann::ordered_json& j) {
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+void add_schedule_flags(Flags& f, const std::string& default_schedule, bool step_flags) {
+  f.add("schedule", default_schedule,
+        step_flags ? "learning-rate schedule: constant, step, cosine or onecycle" : "learning-rate schedule: cosine or onecycle");
+  if (step_flags) {
+    f.add("warmup-steps", "0", "linear learning-rate warm-up over this many steps (not with onecycle)");
+    f.add("step-epochs", "1", "step schedule: decay every this many epochs");
+    f.add("gamma", "0.1", "step schedule: decay factor");
+  }
+  f.add("pct-start", "0.3", "onecycle: fraction of the steps spent rising to --lr (torch's OneCycleLR pct_start)");
+  f.add("div-factor", "25", "onecycle: start at --lr / this");
+  f.add("final-div-factor", "10000", "onecycle: end at --lr / div-factor / this");
+  f.add("cycle-momentum", "true", "onecycle: cycle the momentum (SGD) or beta1 (Adam) against the rate (true or false)");
+  f.add("base-momentum", "0.85", "onecycle with --cycle-momentum: lowest momentum (at the peak rate)");
+  f.add("max-momentum", "0.95", "onecycle with --cycle-momentum: highest momentum (at the start and end)");
+}
+
+ScheduleConfig parse_schedule_flags(const Flags& f) {
+  ScheduleConfig s;
+  s.kind = parse_schedule(f.str("schedule"));
+  if (f.has("step-epochs")) {  // add_schedule_flags with step_flags
+    s.warmup_steps = f.i64("warmup-steps", 0, int64_t{1} << 40);
+    s.step_epochs = f.dbl("step-epochs", 1e-6, 1e9);
+    s.gamma = f.dbl("gamma", 0.0, 1.0);
+  }
+  s.pct_start = f.dbl("pct-start", 1e-6, 0.999999);
+  s.div_factor = f.dbl("div-factor", 1.0, 1e9);
+  s.final_div_factor = f.dbl("final-div-factor", 1.0, 1e12);
+  const std::string cm = f.str("cycle-momentum");
+  if (cm != "true" && cm != "false")
+    throw UsageError("--cycle-momentum: '" + cm + "' is not a boolean; expected true or false");
+  s.cycle_momentum = cm == "true";
+  s.base_momentum = f.dbl("base-momentum", 0.0, 0.9999);
+  s.max_momentum = f.dbl("max-momentum", 0.0, 0.9999);
+  return s;
+}
+
+void add_adam_flags(Flags& f) {
+  f.add("beta1", "0.9", "Adam: decay of the gradient's running mean");
+  f.add("beta2", "0.999", "Adam: decay of the squared gradient's running mean");
+}
+
+void parse_adam_flags(const Flags& f, OptimizerConfig& o) {
+  o.beta1 = f.dbl("beta1", 0.0, 0.9999);
+  o.beta2 = f.dbl("beta2", 0.0, 0.999999);
+}
+
+std::string apply_recipe(Flags& f, const std::vector<std::pair<std::string, std::string>>& renamed) {
+  const std::string name = f.str("recipe");
+  if (name == "none") return "";
+  const Recipe& r = find_recipe(name);
+  for (const auto& [setting, value] : r.settings) {
+    std::string flag = setting;
+    for (char& c : flag)
+      if (c == '_') c = '-';
+    for (const auto& [from, to] : renamed)
+      if (from == setting) flag = to;
+    if (f.has(flag)) f.set_default(flag, value);
+  }
+  return r.name;
 }
 
 namespace {

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "batchscope/idx.h"
+#include "batchscope/optimizer.h"
 #include "cli/flags.h"
 #include "kernels/kernels.h"
 
@@ -39,6 +40,18 @@ Compute apply_compute_flags(const Flags& f, const std::string& conv_algo_auto = 
 // The number of threads to run: `asked`, or the CPUs this process may run on if fewer, with
 // a warning naming both numbers and `flag`.
 int clamp_threads(int asked, const char* flag);
+
+// --schedule (default `default_schedule`) and what each schedule takes: --warmup-steps,
+// --step-epochs, --gamma, and for onecycle --pct-start, --div-factor, --final-div-factor,
+// --cycle-momentum, --base-momentum, --max-momentum; and Adam's --beta1, --beta2.
+// step_flags false: no --warmup-steps, --step-epochs, --gamma (sweep --target-accuracy has its own warm-up).
+void add_schedule_flags(Flags& f, const std::string& default_schedule, bool step_flags = true);
+ScheduleConfig parse_schedule_flags(const Flags& f);
+void add_adam_flags(Flags& f);
+void parse_adam_flags(const Flags& f, OptimizerConfig& o);
+// --recipe NAME: its settings become the defaults of the flags not given (a setting's flag is
+// its name with '-' for '_', or `renamed`'s). Returns the recipe's name, "" for --recipe none.
+std::string apply_recipe(Flags& f, const std::vector<std::pair<std::string, std::string>>& renamed = {});
 
 // One JSON document on one line; bytes that are not UTF-8 (a file name can hold any) become
 // U+FFFD instead of an exception.

@@ -79,6 +79,12 @@ const Flags::Flag& Flags::get(const std::string& name) const {
 
 bool Flags::given(const std::string& name) const { return get(name).set; }
 
+void Flags::set_default(const std::string& name, const std::string& value) {
+  auto it = flags_.find(name);
+  BS_CHECK(it != flags_.end(), "undeclared flag --" + name);
+  if (!it->second.set) it->second.value = value;
+}
+
 std::vector<std::pair<std::string, std::string>> Flags::given_values() const {
   std::vector<std::pair<std::string, std::string>> out;
   for (const std::string& name : order_) {

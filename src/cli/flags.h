@@ -19,6 +19,9 @@ class Flags {
   bool parse(int argc, char** argv);
 
   bool given(const std::string& name) const;
+  bool has(const std::string& name) const { return flags_.count(name) != 0; }
+  // A new default for a flag that was not given (a recipe's value); --help shows the old one.
+  void set_default(const std::string& name, const std::string& value);
   // The flags given on the command line with their values, in declaration order; booleans
   // as "true". For passing a command's own flags on to another run of it.
   std::vector<std::pair<std::string, std::string>> given_values() const;

@@ -24,6 +24,8 @@ void add_tta_flags(Flags& f) {
   f.add("max-epochs", "1.1", "with --target-accuracy: budget per batch size in epochs (also the cosine horizon)");
   f.add("max-train-seconds", "120", "with --target-accuracy: budget per batch size in training seconds");
   f.add("check-every", "6000", "with --target-accuracy: images between test-accuracy checks");
+  add_schedule_flags(f, "cosine", /*step_flags=*/false);
+  add_adam_flags(f);
 }
 
 TtaOptions parse_tta_flags(const Flags& f) {
@@ -41,6 +43,11 @@ TtaOptions parse_tta_flags(const Flags& f) {
   c.max_epochs = f.dbl("max-epochs", 0.001, 1000.0);
   c.max_seconds = f.dbl("max-train-seconds", 0.001, 1e7);
   c.check_every_images = f.i64("check-every", 1, int64_t{1} << 40);
+  c.schedule = parse_schedule_flags(f);
+  if (c.schedule.kind != ScheduleKind::Cosine && c.schedule.kind != ScheduleKind::OneCycle)
+    throw UsageError("--schedule: with --target-accuracy, cosine or onecycle");
+  c.beta1 = f.dbl("beta1", 0.0, 0.9999);
+  c.beta2 = f.dbl("beta2", 0.0, 0.999999);
   return o;
 }
 

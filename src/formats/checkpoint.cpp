@@ -32,6 +32,7 @@ std::string shape_csv(const Shape& s) {
 struct MetaReader {
   const std::map<std::string, std::string>& md;
   std::string file;
+  bool has(const std::string& key) const { return md.count(key) != 0; }
   const std::string& str(const std::string& key) const {
     auto it = md.find(key);
     if (it == md.end())
@@ -101,6 +102,13 @@ void save_checkpoint(const std::filesystem::path& file, Model& m, Optimizer* opt
   md["step_epochs"] = num(t.schedule.step_epochs);
   md["gamma"] = num(t.schedule.gamma);
   md["min_lr_ratio"] = num(t.schedule.min_lr_ratio);
+  md["pct_start"] = num(t.schedule.pct_start);
+  md["div_factor"] = num(t.schedule.div_factor);
+  md["final_div_factor"] = num(t.schedule.final_div_factor);
+  md["cycle_momentum"] = t.schedule.cycle_momentum ? "1" : "0";
+  md["base_momentum"] = num(t.schedule.base_momentum);
+  md["max_momentum"] = num(t.schedule.max_momentum);
+  if (!t.recipe.empty()) md["recipe"] = t.recipe;
   md["norm_mean"] = num(t.norm.mean);
   md["norm_std"] = num(t.norm.std);
   write_safetensors(file, st);
@@ -161,6 +169,16 @@ CheckpointInfo info_from(const SafetensorsFile& st, const std::string& file) {
   t.schedule.step_epochs = r.dbl("step_epochs");
   t.schedule.gamma = r.dbl("gamma");
   t.schedule.min_lr_ratio = r.dbl("min_lr_ratio");
+  // The one-cycle settings and the recipe came later: older checkpoints keep the defaults.
+  if (r.has("pct_start")) {
+    t.schedule.pct_start = r.dbl("pct_start");
+    t.schedule.div_factor = r.dbl("div_factor");
+    t.schedule.final_div_factor = r.dbl("final_div_factor");
+    t.schedule.cycle_momentum = r.str("cycle_momentum") == "1";
+    t.schedule.base_momentum = r.dbl("base_momentum");
+    t.schedule.max_momentum = r.dbl("max_momentum");
+  }
+  if (r.has("recipe")) t.recipe = r.str("recipe");
   t.norm.mean = static_cast<float>(r.dbl("norm_mean"));
   t.norm.std = static_cast<float>(r.dbl("norm_std"));
   if (!(t.norm.std > 0))

@@ -62,8 +62,11 @@ TtaResult run_time_to_accuracy(const TtaConfig& c, const Dataset& train, const D
     const int64_t max_steps =
         std::max<int64_t>(1, static_cast<int64_t>(std::ceil(c.max_epochs * static_cast<double>(steps_per_epoch))));
     tc.schedule_steps = max_steps;  // the cosine reaches its floor where the budget ends
-    tc.schedule.kind = ScheduleKind::Cosine;
-    run.warmup_steps = std::max<int64_t>(1, c.warmup_images / B);
+    tc.schedule = c.schedule;
+    tc.optim.beta1 = c.beta1;
+    tc.optim.beta2 = c.beta2;
+    tc.recipe = c.recipe;
+    run.warmup_steps = c.schedule.kind == ScheduleKind::OneCycle ? 0 : std::max<int64_t>(1, c.warmup_images / B);
     tc.schedule.warmup_steps = run.warmup_steps;
     Trainer trainer(model, tc, train);
     NoiseScaleEstimator noise;

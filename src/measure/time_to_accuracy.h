@@ -32,7 +32,11 @@ struct TtaConfig {
   int64_t base_batch = 64;
   double max_lr = 0.4;      // cap on the scaled rate, which diverges beyond it
   int64_t warmup_images = 4096;   // linear warm-up over this many images (at least one step)
-  double max_epochs = 1.1;        // budget in epochs, also the cosine schedule's horizon
+  double max_epochs = 1.1;        // budget in epochs, also the schedule's horizon
+  // Cosine (after the warm-up above) or OneCycle (its own warm-up: warmup_images is unused).
+  ScheduleConfig schedule = {.kind = ScheduleKind::Cosine};
+  double beta1 = 0.9, beta2 = 0.999;  // Adam
+  std::string recipe;                 // the recipe these settings came from, "" if none
   double max_seconds = 120;       // budget in training seconds per batch size
   int64_t check_every_images = 6000;
   int64_t noise_b_small = 16, noise_micro_batches = 16;  // probe: 16 x 16 images per check

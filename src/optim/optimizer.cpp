@@ -172,11 +172,17 @@ void Optimizer::step(float* w, const float* g, double lr_d,
   dense_part(n_);
 }
 
+void Optimizer::set_momentum(double m) {
+  if (cfg_.kind == OptimizerKind::Adam) cfg_.beta1 = m;
+  else cfg_.momentum = m;
+}
+
 std::string to_string(ScheduleKind k) {
   switch (k) {
     case ScheduleKind::Constant: return "constant";
     case ScheduleKind::Step: return "step";
     case ScheduleKind::Cosine: return "cosine";
+    case ScheduleKind::OneCycle: return "onecycle";
   }
   return "?";
 }
@@ -185,11 +191,41 @@ ScheduleKind parse_schedule(const std::string& s) {
   if (s == "constant") return ScheduleKind::Constant;
   if (s == "step") return ScheduleKind::Step;
   if (s == "cosine") return ScheduleKind::Cosine;
-  throw UsageError("schedule", "'" + s + "' is not a schedule; expected constant, step or cosine");
+  if (s == "onecycle") return ScheduleKind::OneCycle;
+  throw UsageError("schedule", "'" + s + "' is not a schedule; expected constant, step, cosine or onecycle");
+}
+
+namespace {
+// OneCycleLR's two phases: (phase start, phase end, its fraction done) at `step`, as torch
+// computes them: phase 1 ends at step pct_start·total − 1, phase 2 at total − 1.
+struct OneCyclePoint {
+  bool rising;  // phase 1
+  double pct;   // 0 at the phase's first step, 1 at its last
+};
+OneCyclePoint one_cycle_point(const ScheduleConfig& s, int64_t step, int64_t total_steps) {
+  const double end1 = s.pct_start * static_cast<double>(total_steps) - 1.0;
+  const double end2 = static_cast<double>(total_steps) - 1.0;
+  const double t = static_cast<double>(std::min<int64_t>(step, total_steps - 1));
+  if (t <= end1) return {true, end1 > 0 ? t / end1 : 1.0};
+  return {false, end2 > end1 ? (t - end1) / (end2 - end1) : 1.0};
+}
+// torch's _annealing_cos: from `from` at pct 0 to `to` at pct 1.
+double anneal_cos(double from, double to, double pct) { return to + (from - to) / 2.0 * (std::cos(M_PI * pct) + 1.0); }
+}  // namespace
+
+double scheduled_momentum(const ScheduleConfig& s, double configured, int64_t step, int64_t total_steps) {
+  if (s.kind != ScheduleKind::OneCycle || !s.cycle_momentum) return configured;
+  const OneCyclePoint p = one_cycle_point(s, step, total_steps);
+  return p.rising ? anneal_cos(s.max_momentum, s.base_momentum, p.pct) : anneal_cos(s.base_momentum, s.max_momentum, p.pct);
 }
 
 double scheduled_lr(const ScheduleConfig& s, double base_lr, int64_t step, int64_t total_steps,
                     int64_t steps_per_epoch) {
+  if (s.kind == ScheduleKind::OneCycle) {
+    const double initial = base_lr / s.div_factor, min_lr = initial / s.final_div_factor;
+    const OneCyclePoint p = one_cycle_point(s, step, std::max<int64_t>(total_steps, 1));
+    return p.rising ? anneal_cos(initial, base_lr, p.pct) : anneal_cos(base_lr, min_lr, p.pct);
+  }
   if (step < s.warmup_steps)
     return base_lr * static_cast<double>(step + 1) / static_cast<double>(s.warmup_steps);
   switch (s.kind) {

@@ -45,6 +45,7 @@ std::vector<std::string> header_lines(const SweepReport& r) {
   h.push_back("build     " + r.ctx.build);
   h.push_back(fmt("model     %s: %lld parameters, %.2f MFLOP per trained image (3 x forward)",
                   s.model.c_str(), static_cast<long long>(s.parameters), s.mflop_trained));
+  if (!r.recipe.empty()) h.push_back("recipe    " + r.recipe + " (batchscope models lists its settings)");
   h.push_back("spec      " + s.spec);
   h.push_back(fmt("data      %lld training images of %lldx%lld (%s); an epoch is all of them",
                   static_cast<long long>(s.epoch_images), static_cast<long long>(r.image_h),
@@ -361,6 +362,7 @@ nlohmann::ordered_json sweep_json(const SweepReport& r, const SweepAnalysis& a) 
   for (const SweepRow& row : s.rows) results.push_back(row_json(r, row));
   nlohmann::ordered_json j = {{"command", r.command}, {"host", r.ctx.host}, {"date", r.ctx.date},
                               {"build", r.ctx.build}, {"model", s.model}, {"spec", s.spec},
+                              {"recipe", r.recipe.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(r.recipe)},
                               {"parameters", s.parameters}, {"mflop_trained", s.mflop_trained},
                               {"threads", r.threads}, {"backend", s.backend}, {"conv_algo", r.conv_algo},
                               {"images", s.images_budget}, {"epochs", s.epochs},

@@ -51,6 +51,7 @@ struct SweepReport {
   ReportContext ctx;
   int threads = 0;
   std::string conv_algo, data_name;
+  std::string recipe;  // --recipe, "" if none
   int64_t image_h = 0, image_w = 0;
   SweepResult sweep;
   RooflinePeak peak;

@@ -62,11 +62,17 @@ std::vector<std::string> tta_header(const TtaReport& t) {
           fmt("model     %s, %d threads, data %s (%lld training images)", c.model.c_str(), t.threads,
               t.data_name.c_str(), static_cast<long long>(t.train_images)),
           "engine    " + t.engine,
-          fmt("training  %s; lr = %.4g at batch %lld scaled %s (capped at %.3g), linear warm-up over "
-              "%lld images, cosine decay over %.3g epochs",
-              c.optimizer == OptimizerKind::Adam ? "Adam (0.9, 0.999)" : "SGD Nesterov momentum 0.9", c.base_lr,
-              static_cast<long long>(c.base_batch), to_string(c.scaling).c_str(), c.max_lr,
-              static_cast<long long>(c.warmup_images), c.max_epochs),
+          fmt("training  %s%s; lr = %.4g at batch %lld scaled %s (capped at %.3g), %s",
+              c.recipe.empty() ? "" : ("recipe " + c.recipe + ": ").c_str(),
+              c.optimizer == OptimizerKind::Adam ? fmt("Adam (%g, %g)", c.beta1, c.beta2).c_str()
+                                                 : "SGD Nesterov momentum 0.9",
+              c.base_lr, static_cast<long long>(c.base_batch), to_string(c.scaling).c_str(), c.max_lr,
+              c.schedule.kind == ScheduleKind::OneCycle
+                  ? fmt("one-cycle over %.3g epochs (peak at %.0f%% of them, from lr/%g to lr/%g/%g%s)", c.max_epochs,
+                        100 * c.schedule.pct_start, c.schedule.div_factor, c.schedule.div_factor,
+                        c.schedule.final_div_factor, c.schedule.cycle_momentum ? ", momentum cycled" : "").c_str()
+                  : fmt("linear warm-up over %lld images, cosine decay over %.3g epochs",
+                        static_cast<long long>(c.warmup_images), c.max_epochs).c_str()),
           fmt("checks    full test set every %lld images; budget %.3g epochs or %.0f s of training per batch size",
               static_cast<long long>(c.check_every_images), c.max_epochs, c.max_seconds),
           fmt("noise     B_simple = tr(Sigma)/|G|^2 from gradient norms at batch %lld and %lld (%lld x %lld) at each "
@@ -98,7 +104,8 @@ nlohmann::ordered_json tta_json(const TtaReport& t) {
   }
   const TtaConfig& c = t.config;
   return {{"command", t.command}, {"host", ctx.host}, {"date", ctx.date}, {"build", ctx.build},
-          {"model", c.model}, {"threads", t.threads}, {"target_accuracy", c.target},
+          {"model", c.model}, {"recipe", c.recipe.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(c.recipe)},
+          {"threads", t.threads}, {"schedule", to_string(c.schedule.kind)}, {"beta1", c.beta1}, {"beta2", c.beta2}, {"target_accuracy", c.target},
           {"optimizer", to_string(c.optimizer)}, {"lr_scaling", to_string(c.scaling)}, {"base_lr", c.base_lr}, {"base_batch", c.base_batch},
           {"max_lr", c.max_lr}, {"warmup_images", c.warmup_images}, {"max_epochs", c.max_epochs},
           {"max_train_seconds", c.max_seconds}, {"check_every_images", c.check_every_images},

@@ -120,6 +120,19 @@ Trainer::Trainer(Model& m, const TrainConfig& cfg, const Dataset& train)
   if (cfg_.grad_shards < 1 || cfg_.batch_size % cfg_.grad_shards != 0)
     throw UsageError("grad_shards", std::to_string(cfg_.grad_shards) + " does not divide the batch size " +
                      std::to_string(cfg_.batch_size) + "; expected a divisor of it (each shard is batch / shards images)");
+  const ScheduleConfig& s = cfg_.schedule;
+  if (s.kind == ScheduleKind::OneCycle) {
+    if (s.warmup_steps > 0)
+      throw UsageError("warmup_steps", "not with the onecycle schedule, which warms up over pct_start of the steps");
+    if (!(s.pct_start > 0 && s.pct_start < 1))
+      throw UsageError("pct_start", "expected a fraction of the steps between 0 and 1; got " + std::to_string(s.pct_start));
+    if (!(s.div_factor >= 1 && s.final_div_factor >= 1))
+      throw UsageError("div_factor", "expected div_factor and final_div_factor of at least 1");
+    if (s.cycle_momentum && !(s.base_momentum >= 0 && s.base_momentum <= s.max_momentum && s.max_momentum < 1))
+      throw UsageError("base_momentum", "expected 0 <= base_momentum <= max_momentum < 1");
+    if (s.cycle_momentum && cfg_.optim.kind == OptimizerKind::Sgd && cfg_.optim.momentum == 0)
+      throw UsageError("cycle_momentum", "needs SGD with momentum (or Adam, whose beta1 it cycles); momentum is 0");
+  }
   steps_per_epoch_ = train.images.n / cfg_.batch_size;
   enable_flush_denormals();
   labels_.resize(static_cast<size_t>(cfg_.batch_size));
@@ -248,6 +261,8 @@ double Trainer::train_step(const int64_t* rows, int64_t* correct) {
                                  schedule_horizon(), steps_per_epoch_);
   {
     TimedScope t(Phase::Update);
+    if (cfg_.schedule.kind == ScheduleKind::OneCycle && cfg_.schedule.cycle_momentum)
+      opt_.set_momentum(scheduled_momentum(cfg_.schedule, cfg_.optim.momentum, step_, schedule_horizon()));
     opt_.step(m_.params().data(), m_.grads().data(), lr, m_.deferred_grads());
   }
   ++step_;

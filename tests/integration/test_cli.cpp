@@ -11,6 +11,8 @@
 #include <sstream>
 
 #include "support/cli_run.h"
+#include "batchscope/recipe.h"
+#include "batchscope/checkpoint.h"
 #include "support/synthetic.h"
 
 namespace batchscope {
@@ -317,6 +319,64 @@ TEST_F(Cli, ModelsListsTheVariantsThisCpuOffers) {
       EXPECT_EQ(v.at("supported").get<bool>(), avx512) << name << ": " << v.at("why_not");
     }
   }
+}
+
+TEST_F(Cli, ARecipeSetsEverySettingTheFlagsDoNotAndIsRecorded) {
+  const std::string ckpt = tmp.file("fast.safetensors");
+  // The data: 600 images, so the recipe's batch of 256 gives 2 steps an epoch.
+  RunResult r = run_cli(tmp, "train --data " + tmp.path().string() + " --recipe fast --threads 1 --json --quiet --save " + ckpt);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  const Recipe& fast = find_recipe("fast");
+  EXPECT_EQ(j.at("recipe"), "fast");
+  EXPECT_EQ(j.at("batch_size"), 256);
+  EXPECT_EQ(j.at("optimizer"), "adam");
+  EXPECT_DOUBLE_EQ(j.at("lr").get<double>(), 0.01);
+  EXPECT_EQ(j.at("epochs"), 1);
+  {
+    Model probe(fast.get("model"), Shape{1, 28, 28}, 10, kernels::Backend::Reference, 0);
+    EXPECT_EQ(j.at("spec"), probe.spec());
+  }
+  const CheckpointInfo info = read_checkpoint_info(ckpt);
+  EXPECT_EQ(info.train.recipe, "fast");
+  EXPECT_EQ(info.train.schedule.kind, ScheduleKind::OneCycle);
+  EXPECT_DOUBLE_EQ(info.train.schedule.pct_start, 0.25);
+  EXPECT_FALSE(info.train.schedule.cycle_momentum);
+  EXPECT_DOUBLE_EQ(info.train.optim.beta1, 0.7);
+  EXPECT_DOUBLE_EQ(info.train.optim.beta2, 0.9);
+  // A flag given overrides its setting and leaves the others.
+  r = run_cli(tmp, "train --data " + tmp.path().string() + " --recipe fast --batch-size 100 --beta1 0.8 --threads 1 --json --quiet");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j2 = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j2.at("batch_size"), 100);
+  EXPECT_EQ(j2.at("optimizer"), "adam");
+  // Unknown recipes, and one-cycle settings it cannot honour, are usage errors naming the flag.
+  expect_cli_error(run_cli(tmp, "train" + data() + " --recipe quick"), 2, {"--recipe: 'quick' is not a recipe", "fast"});
+  expect_cli_error(run_cli(tmp, "train" + data() + " --schedule onecycle --warmup-steps 3"), 2, {"--warmup-steps", "onecycle"});
+  expect_cli_error(run_cli(tmp, "train" + data() + " --schedule onecycle --momentum 0"), 2, {"--cycle-momentum", "momentum is 0"});
+  const RunResult m = run_cli(tmp, "models --json");
+  ASSERT_EQ(m.code, 0) << m.err;
+  const auto mj = nlohmann::json::parse(m.out);
+  ASSERT_EQ(mj.at("recipes").size(), recipes().size());
+  EXPECT_EQ(mj.at("recipes")[0].at("name"), "fast");
+  EXPECT_EQ(mj.at("recipes")[0].at("settings").at("schedule"), "onecycle");
+}
+
+TEST_F(Cli, SweepTimeToAccuracyTakesTheRecipe) {
+  const RunResult r = run_cli(tmp, "sweep --data " + tmp.path().string() +
+                                       " --recipe fast --target-accuracy 0.99 --max-train-seconds 5 --check-every 200 "
+                                       "--threads 1 --json --quiet");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j.at("recipe"), "fast");
+  EXPECT_EQ(j.at("schedule"), "onecycle");
+  EXPECT_EQ(j.at("optimizer"), "adam");
+  EXPECT_DOUBLE_EQ(j.at("base_lr").get<double>(), 0.01);
+  EXPECT_EQ(j.at("base_batch"), 256);
+  EXPECT_DOUBLE_EQ(j.at("beta1").get<double>(), 0.7);
+  ASSERT_EQ(j.at("runs").size(), 1u);
+  EXPECT_EQ(j.at("runs")[0].at("batch_size"), 256);
+  EXPECT_EQ(j.at("runs")[0].at("warmup_steps"), 0);  // one-cycle warms up itself
 }
 
 }  // namespace

@@ -310,5 +310,62 @@ TEST(Training, GradShardsTrainLikeTheWholeBatch) {
   }
 }
 
+TEST(Training, OneCycleCyclesAdamBeta1StepByStepAndLearns) {
+  const Dataset train = make_synthetic(320, 1), test = make_synthetic(200, 2);
+  TrainConfig c = small_config();
+  c.epochs = 2;
+  c.optim.kind = OptimizerKind::Adam;
+  c.optim.lr = 0.01;
+  c.optim.beta1 = 0.7;
+  c.schedule.kind = ScheduleKind::OneCycle;
+  c.schedule.pct_start = 0.25;
+  Model m(kSpec, kIn, 10, kernels::Backend::OneDnn, c.seed);
+  Trainer t(m, c, train);
+  const int64_t total = c.epochs * t.steps_per_epoch();
+  std::vector<int64_t> rows(16);
+  int64_t correct = 0;
+  for (int64_t k = 0; k < total; ++k) {
+    const std::vector<int64_t> perm = epoch_permutation(c.seed, k / t.steps_per_epoch(), train.images.n);
+    t.train_step(perm.data() + (k % t.steps_per_epoch()) * 16, &correct);
+    // The step used beta1 as OneCycleLR sets it for that step: 0.95 down to 0.85 and back.
+    EXPECT_DOUBLE_EQ(t.optimizer().config().beta1, scheduled_momentum(c.schedule, 0.7, k, total)) << k;
+  }
+  EXPECT_NEAR(t.optimizer().config().beta1, 0.95, 1e-12);
+  EXPECT_GT(evaluate(m, test, c.norm).accuracy, 0.5);
+  // Without cycling beta1 stays as configured.
+  c.schedule.cycle_momentum = false;
+  Model m2(kSpec, kIn, 10, kernels::Backend::OneDnn, c.seed);
+  Trainer t2(m2, c, train);
+  t2.train_step(rows.data(), &correct);
+  EXPECT_EQ(t2.optimizer().config().beta1, 0.7);
+}
+
+TEST(Training, OneCycleRefusesSettingsItCannotHonour) {
+  const Dataset train = make_synthetic(64, 1);
+  auto option_of = [&](TrainConfig c) -> std::string {
+    Model m(kSpec, kIn, 10, kernels::Backend::Reference, c.seed);
+    try {
+      Trainer t(m, c, train);
+    } catch (const UsageError& e) {
+      return e.option();
+    }
+    return "accepted";
+  };
+  TrainConfig c = small_config();
+  c.schedule.kind = ScheduleKind::OneCycle;
+  EXPECT_EQ(option_of(c), "accepted");
+  TrainConfig w = c;
+  w.schedule.warmup_steps = 5;
+  EXPECT_EQ(option_of(w), "warmup_steps");
+  TrainConfig p = c;
+  p.schedule.pct_start = 1.5;
+  EXPECT_EQ(option_of(p), "pct_start");
+  TrainConfig z = c;
+  z.optim.momentum = 0;
+  EXPECT_EQ(option_of(z), "cycle_momentum");
+  z.schedule.cycle_momentum = false;
+  EXPECT_EQ(option_of(z), "accepted");
+}
+
 }  // namespace
 }  // namespace batchscope

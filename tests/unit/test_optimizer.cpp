@@ -178,3 +178,53 @@ TEST(Schedule, ParsingNamesTheFlag) {
 
 }  // namespace
 }  // namespace batchscope
+
+namespace batchscope {
+namespace {
+
+// Golden values from torch 1.13's OneCycleLR (Debian's python3-torch): Adam(lr=0.01,
+// betas=(0.7, 0.9)), OneCycleLR(max_lr=0.01, total_steps=20, pct_start=0.25), read from
+// param_groups[0] before each optimizer step; see docs/training.md for the script.
+TEST(Schedule, OneCycleMatchesTorchOneCycleLR) {
+  ScheduleConfig s;
+  s.kind = ScheduleKind::OneCycle;
+  s.pct_start = 0.25;
+  const struct { int64_t step; double lr; } lr[] = {
+      {0, 0.00039999999999999931}, {3, 0.0085941125496954273}, {4, 0.01},
+      {5, 0.0098907384407170146},  {12, 0.0044773797742309988}, {19, 4.0000000000000001e-08}};
+  for (const auto& p : lr) EXPECT_NEAR(scheduled_lr(s, 0.01, p.step, 20, 20), p.lr, 1e-15) << "step " << p.step;
+  const struct { int64_t step; double m; } mom[] = {
+      {0, 0.94999999999999996}, {4, 0.84999999999999998}, {12, 0.90522642316338264}, {19, 0.94999999999999996}};
+  for (const auto& p : mom) EXPECT_NEAR(scheduled_momentum(s, 0.7, p.step, 20), p.m, 1e-15) << "step " << p.step;
+  // Without cycling, the configured momentum (Adam's beta1) stays.
+  s.cycle_momentum = false;
+  EXPECT_EQ(scheduled_momentum(s, 0.7, 4, 20), 0.7);
+  // Past the horizon it stays at the floor rather than wrapping.
+  EXPECT_NEAR(scheduled_lr(s, 0.01, 25, 20, 20), 4e-8, 1e-15);
+  // Other schedules never touch the momentum.
+  s.kind = ScheduleKind::Cosine;
+  s.cycle_momentum = true;
+  EXPECT_EQ(scheduled_momentum(s, 0.9, 4, 20), 0.9);
+  EXPECT_EQ(parse_schedule("onecycle"), ScheduleKind::OneCycle);
+  EXPECT_EQ(to_string(ScheduleKind::OneCycle), "onecycle");
+}
+
+TEST(Optimizer, SetMomentumChangesSgdMomentumAndAdamBeta1) {
+  OptimizerConfig c;
+  c.kind = OptimizerKind::Adam;
+  Optimizer adam(c, 4);
+  adam.set_momentum(0.8);
+  EXPECT_EQ(adam.config().beta1, 0.8);
+  c.kind = OptimizerKind::Sgd;
+  Optimizer sgd(c, 4);
+  sgd.set_momentum(0.85);
+  EXPECT_EQ(sgd.config().momentum, 0.85);
+  // The update follows it: one Adam step from zero state moves w by lr (bias-corrected m/sqrt(v))
+  // whatever beta1 is, but the stored first moment is (1 - beta1) * g.
+  std::vector<float> w(4, 0.f), g(4, 1.f);
+  adam.step(w.data(), g.data(), 0.1);
+  EXPECT_NEAR((*adam.state()[0].second)[0], 0.2f, 1e-6);
+}
+
+}  // namespace
+}  // namespace batchscope
