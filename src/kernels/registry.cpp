@@ -46,8 +46,9 @@ OpTable make_onednn(std::string_view name) {
   t.precision = P;
   t.conv2d_fwd = &onednn::conv2d_fwd<A, P>;
   t.conv2d_bwd_data = &onednn::conv2d_bwd_data<A, P>;
-  t.conv2d_bwd_weight = &onednn::conv2d_bwd_weight<A, P>;
-  // The one-channel case oneDNN serves with a slow GEMM: a kernel of our own (cpu.h).
+  // The one-channel case oneDNN serves with a slow GEMM (7% of peak for the fast recipe's 5x5
+  // first layer on AVX2): a kernel of our own (cpu.h), with or without a ReLU to fold.
+  t.conv2d_bwd_weight = &cpu::conv2d_bwd_weight<&onednn::conv2d_bwd_weight<A, P>>;
   t.conv2d_bwd_weight_relu = &cpu::conv2d_bwd_weight_relu<&onednn::conv2d_bwd_weight<A, P>>;
   t.dense_fwd = &onednn::dense_fwd;
   t.dense_bwd_data = &onednn::dense_bwd_data;

@@ -1,5 +1,6 @@
 # ctest PublicApi.AProgramBuiltAgainstTheInstalledPackageTrains:
-#   cmake -DBUILD_DIR=... -DWORK_DIR=... -DCONSUMER_SOURCE=... -P install_and_build.cmake
+#   cmake -DBUILD_DIR=... -DWORK_DIR=... -DCONSUMER_SOURCE=... -DCXX_COMPILER=... [-DSANITIZE=...]
+#         -P install_and_build.cmake
 # Installs the build into a fresh prefix, configures a separate project that finds it with
 # find_package(batchscope), builds the public-API consumer there and runs it.
 file(REMOVE_RECURSE ${WORK_DIR})
@@ -15,8 +16,11 @@ list(FILTER installed_headers EXCLUDE REGEX "^batchscope/[a-z_]+\\.h$")
 if(NOT EXISTS ${WORK_DIR}/prefix/include/batchscope/trainer.h OR installed_headers)
   message(FATAL_ERROR "expected the public headers, batchscope/*.h, alone in the install; besides them: ${installed_headers}")
 endif()
+# The user builds with the compiler (and, in the sanitizer build, the sanitizers) the library
+# was built with: a static library carries both in its objects.
 run(${CMAKE_COMMAND} -S ${CMAKE_CURRENT_LIST_DIR}/installed -B ${WORK_DIR}/build -DCMAKE_BUILD_TYPE=Release
-    -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DCONSUMER_SOURCE=${CONSUMER_SOURCE})
+    -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DCONSUMER_SOURCE=${CONSUMER_SOURCE}
+    -DCMAKE_CXX_COMPILER=${CXX_COMPILER} "-DCONSUMER_SANITIZE=${SANITIZE}")
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
 execute_process(COMMAND ${WORK_DIR}/build/consumer RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)

@@ -409,6 +409,14 @@ TEST_P(ConvVariant, WeightGradientWithFoldedReluMatchesRefOfMaskedDy) {
       std::vector<float> dw2(w_size(g), 0.5f);
       t.conv2d_bwd_weight_relu(dw2.data(), nullptr, dy_in.data(), y_in.data(), d.x.data(), g);
       EXPECT_TRUE(test::all_close(dw2, dw_want, wtol, describe("conv2d_bwd_weight_relu(dw, no db)", t.name, to_string(g), extra), w_dims(g)));
+      // No ReLU (a max-pool after the convolution): the plain weight gradient of dy in the same
+      // layouts, which one-channel shapes also send to the fast tables' own kernel.
+      std::vector<float> dw3(w_size(g), 0.5f), dw3_want(w_size(g), 0.5f);
+      std::vector<float> db3(static_cast<size_t>(g.K), 0.25f), db3_want(static_cast<size_t>(g.K), 0.25f);
+      kernels::ref::conv2d_bwd_weight(dw3_want.data(), db3_want.data(), d.dy.data(), d.x.data(), plain);
+      t.conv2d_bwd_weight(dw3.data(), db3.data(), dy_in.data(), d.x.data(), g);
+      EXPECT_TRUE(test::all_close(dw3, dw3_want, wtol, describe("conv2d_bwd_weight(dw)", t.name, to_string(g), extra), w_dims(g)));
+      EXPECT_TRUE(test::all_close(db3, db3_want, wtol, describe("conv2d_bwd_weight(db)", t.name, to_string(g), extra), b_dims(g)));
     }
 }
 

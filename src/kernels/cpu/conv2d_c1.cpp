@@ -128,16 +128,25 @@ void c1_blocked(float* dw, float* db, const float* dy, const float* relu_y, cons
       }
       // The ReLU's backward as a select (a branch mispredicts on a ReLU's runs of zeros).
       const float* dyb = dy + task * PQ * L;
-      const float* yb = relu_y + task * PQ * L;
+      const float* yb = relu_y ? relu_y + task * PQ * L : nullptr;
       const vf zero{};
       vf bias{};
-      for (int64_t i = 0; i < PQ; ++i) {
-        vf dv, yv;
-        std::memcpy(&dv, dyb + i * L, sizeof dv);
-        std::memcpy(&yv, yb + i * L, sizeof yv);
-        dv = yv > zero ? dv : zero;
-        bias += dv;
-        std::memcpy(d.data() + i * L, &dv, sizeof dv);
+      if (relu_y) {
+        for (int64_t i = 0; i < PQ; ++i) {
+          vf dv, yv;
+          std::memcpy(&dv, dyb + i * L, sizeof dv);
+          std::memcpy(&yv, yb + i * L, sizeof yv);
+          dv = yv > zero ? dv : zero;
+          bias += dv;
+          std::memcpy(d.data() + i * L, &dv, sizeof dv);
+        }
+      } else {  // no ReLU to fold: dy as it is (the copy keeps the taps' loads contiguous and hot)
+        for (int64_t i = 0; i < PQ; ++i) {
+          vf dv;
+          std::memcpy(&dv, dyb + i * L, sizeof dv);
+          bias += dv;
+        }
+        std::memcpy(d.data(), dyb, static_cast<size_t>(PQ * L) * sizeof(float));
       }
       float* pw = part_w.data() + (t * blocks + kb) * RS * L;
       float* pb = part_b.data() + (t * blocks + kb) * L;
@@ -166,6 +175,10 @@ bool conv2d_bwd_weight_relu_c1(float* dw, float* db, const float* dy, const floa
   if (g.y_block == 16) c1_blocked<16>(dw, db, dy, relu_y, x, g);
   else c1_blocked<8>(dw, db, dy, relu_y, x, g);
   return true;
+}
+
+bool conv2d_bwd_weight_c1(float* dw, float* db, const float* dy, const float* x, const ConvShape& g) {
+  return conv2d_bwd_weight_relu_c1(dw, db, dy, /*relu_y=*/nullptr, x, g);
 }
 
 }  // namespace batchscope::kernels::cpu

@@ -23,9 +23,20 @@ void maxpool2d_bwd(float* dx, const float* dy, const int32_t* argmax, const floa
 
 // The weight gradient of a convolution over a one-channel input with the ReLU after it
 // folded in (kernels.h: Conv2dBwdWeightRelu), for channel-blocked dy (y_block 8 or 16) and
-// filter widths 1-5 and 7. Returns false, touching nothing, where it does not apply.
+// filter widths 1-5 and 7. Returns false, touching nothing, where it does not apply. relu_y
+// null: no ReLU, dy used as it is.
 bool conv2d_bwd_weight_relu_c1(float* dw, float* db, const float* dy, const float* relu_y,
                                const float* x, const ConvShape& g);
+
+// The same without a ReLU (a max-pool or nothing after the convolution): dy as it is.
+bool conv2d_bwd_weight_c1(float* dw, float* db, const float* dy, const float* x, const ConvShape& g);
+
+// Conv2dBwdWeight for a fast table: the kernel above where it applies, else `Fallback`.
+template <Conv2dBwdWeight Fallback>
+void conv2d_bwd_weight(float* dw, float* db, const float* dy, const float* x, const ConvShape& g) {
+  if (conv2d_bwd_weight_c1(dw, db, dy, x, g)) return;
+  Fallback(dw, db, dy, x, g);
+}
 
 // Conv2dBwdWeightRelu for a fast table: the kernel above where it applies, else dy masked into
 // a scratch buffer and the table's own weight gradient `Fallback`.
