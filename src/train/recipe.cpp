@@ -15,11 +15,13 @@ std::string Recipe::get(std::string_view setting) const {
 const std::vector<Recipe>& recipes() {
   static const std::vector<Recipe> all = {
       {"fast",
-       "a small CNN (~7.5 MFLOP per trained image) with Adam and a one-cycle schedule: 99% test accuracy "
-       "in about an epoch",
+       "a small CNN (~7.5 MFLOP per trained image), Adam and a one-cycle schedule over 2 epochs: 99% test "
+       "accuracy after 1.4-1.7 epochs on every seed tried",
        {{"model", "conv2d:24:5,maxpool2d:2,relu,conv2d:32:3,maxpool2d:2,relu,flatten,dense:256,relu,dense:10"},
         {"batch_size", "256"},
-        {"epochs", "1"},
+        // One epoch reaches 98.9-99.1% (half the seeds pass 99.0%); two are the horizon that
+        // gets every seed there (docs/training.md).
+        {"epochs", "2"},
         {"optimizer", "adam"},
         {"lr", "0.01"},
         {"beta1", "0.7"},

@@ -332,7 +332,7 @@ TEST_F(Cli, ARecipeSetsEverySettingTheFlagsDoNotAndIsRecorded) {
   EXPECT_EQ(j.at("batch_size"), 256);
   EXPECT_EQ(j.at("optimizer"), "adam");
   EXPECT_DOUBLE_EQ(j.at("lr").get<double>(), 0.01);
-  EXPECT_EQ(j.at("epochs"), 1);
+  EXPECT_EQ(j.at("epochs"), 2);
   {
     Model probe(fast.get("model"), Shape{1, 28, 28}, 10, kernels::Backend::Reference, 0);
     EXPECT_EQ(j.at("spec"), probe.spec());
