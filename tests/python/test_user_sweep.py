@@ -62,7 +62,10 @@ class Pieces(unittest.TestCase):
         # Everything ran inside parent: the self times of all functions add up to its inclusive time.
         self.assertAlmostEqual(sum(s.self_wall for s in prof.stats.values()), p.incl_wall, delta=0.002)
         self.assertLessEqual(l.incl_wall, p.incl_wall - p.self_wall + 1e-9)
-        self.assertGreaterEqual(p.self_wall, 0.005)
+        # The parent's own 10 ms loop lies outside its children's calls (part of it is spent in
+        # the built-in perf_counter it calls, which counts as a child of its own, so the
+        # parent's self time alone depends on how often the machine preempts those calls).
+        self.assertGreaterEqual(p.incl_wall - l.incl_wall, 0.01)
         # CPU time is the process's, as the leaf itself measured it (how much of the wall time
         # that is depends on what else the machine runs, so it is not asserted), and never more
         # than one busy thread's worth.
