@@ -24,6 +24,11 @@ void add_tta_flags(Flags& f) {
   f.add("max-epochs", "1.1", "with --target-accuracy: budget per batch size in epochs (also the cosine horizon)");
   f.add("max-train-seconds", "120", "with --target-accuracy: budget per batch size in training seconds");
   f.add("check-every", "6000", "with --target-accuracy: images between test-accuracy checks");
+  f.add("noise-repeats", "16", "with --target-accuracy: gradient-noise probes (16 x 16 images each) repeated at the "
+                               "same parameters, for B_simple's bootstrap interval (0: none)");
+  f.add("noise-at", "auto", "with --target-accuracy: test accuracy at whose first check the repeated probes run, the "
+                            "same for every batch size (auto: the target less 0.005; a run that never gets there is "
+                            "probed at its end)");
   add_schedule_flags(f, "cosine", /*step_flags=*/false);
   add_adam_flags(f);
 }
@@ -43,6 +48,8 @@ TtaOptions parse_tta_flags(const Flags& f) {
   c.max_epochs = f.dbl("max-epochs", 0.001, 1000.0);
   c.max_seconds = f.dbl("max-train-seconds", 0.001, 1e7);
   c.check_every_images = f.i64("check-every", 1, int64_t{1} << 40);
+  c.noise_repeats = f.i64("noise-repeats", 0, 4096);
+  c.noise_accuracy = f.str("noise-at") == "auto" ? -1 : f.dbl("noise-at", 0.0, 1.0);
   c.schedule = parse_schedule_flags(f);
   if (c.schedule.kind != ScheduleKind::Cosine && c.schedule.kind != ScheduleKind::OneCycle)
     throw UsageError("--schedule: with --target-accuracy, cosine or onecycle");

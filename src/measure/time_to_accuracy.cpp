@@ -9,7 +9,6 @@
 #include "batchscope/error.h"
 #include "batchscope/model.h"
 #include "batchscope/trainer.h"
-#include "analysis/noise_scale.h"
 
 namespace batchscope {
 
@@ -42,6 +41,8 @@ double scaled_lr(const TtaConfig& c, int64_t batch) {
   return std::min(c.max_lr, c.base_lr * f);
 }
 
+double noise_accuracy(const TtaConfig& c) { return c.noise_accuracy >= 0 ? c.noise_accuracy : c.target - 0.005; }
+
 TtaResult run_time_to_accuracy(const TtaConfig& c, const Dataset& train, const Dataset& test,
                                const TtaCheckFn& on_check) {
   TtaResult res;
@@ -73,8 +74,25 @@ TtaResult run_time_to_accuracy(const TtaConfig& c, const Dataset& train, const D
     std::vector<int64_t> probe_rows(static_cast<size_t>(c.noise_b_small * c.noise_micro_batches));
     const int64_t check_steps = std::max<int64_t>(1, c.check_every_images / B);
 
+    int64_t probe_count = 0;
+    // B_simple's uncertainty: c.noise_repeats probes on fresh rows at the parameters of check k.
+    auto repeat_probes = [&](const TtaCheck& k) {
+      if (c.noise_repeats <= 0) return;
+      const auto tp = clock_type::now();
+      std::vector<GradNormSample> samples;
+      for (int64_t i = 0; i < c.noise_repeats; ++i) {
+        const std::vector<int64_t> pp = epoch_permutation(c.seed ^ 0x9E3779B97F4A7C15ull, ++probe_count, n);
+        std::copy_n(pp.begin(), probe_rows.size(), probe_rows.begin());
+        samples.push_back(probe_gradient_norms(model, train, tc.norm, probe_rows, c.noise_b_small,
+                                               c.seed + static_cast<uint64_t>(probe_count)));
+      }
+      run.noise_repeated = noise_scale_interval(samples, c.seed);
+      run.noise_check = k;
+      run.probe_seconds += since(tp);
+    };
+
     double train_seconds = 0;
-    int64_t step = 0, probe_count = 0;
+    int64_t step = 0;
     std::vector<int64_t> perm;
     run.stopped_by = "epochs";
     while (step < max_steps) {
@@ -113,6 +131,7 @@ TtaResult run_time_to_accuracy(const TtaConfig& c, const Dataset& train, const D
       ck.b_simple = noise.b_simple();
       run.checks.push_back(ck);
       run.best_accuracy = std::max(run.best_accuracy, ev.accuracy);
+      if (run.noise_repeated.samples == 0 && ev.accuracy >= noise_accuracy(c)) repeat_probes(ck);
       if (on_check) on_check(run, ck);
       if (ev.accuracy >= c.target) {
         run.reached = true;
@@ -125,6 +144,10 @@ TtaResult run_time_to_accuracy(const TtaConfig& c, const Dataset& train, const D
         break;
       }
     }
+    // Not at the reference accuracy: repeated probes at the final parameters instead (a
+    // diverged model has none worth probing).
+    const bool finite_end = run.stopped_by == "target" || run.stopped_by == "epochs" || run.stopped_by == "seconds";
+    if (run.noise_repeated.samples == 0 && !run.checks.empty() && finite_end) repeat_probes(run.checks.back());
     res.runs.push_back(run);
   }
   for (size_t i = 0; i < res.runs.size(); ++i)

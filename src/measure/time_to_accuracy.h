@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "batchscope/idx.h"
+#include "analysis/noise_scale.h"
 #include "batchscope/optimizer.h"
 #include "kernels/kernels.h"
 
@@ -40,6 +41,13 @@ struct TtaConfig {
   double max_seconds = 120;       // budget in training seconds per batch size
   int64_t check_every_images = 6000;
   int64_t noise_b_small = 16, noise_micro_batches = 16;  // probe: 16 x 16 images per check
+  // At the first check whose test accuracy reaches noise_accuracy (a level every batch size
+  // passes on its way, so their noise scales compare at the same point; < 0 means target -
+  // 0.005), or at the last check if none does: this many further probes on fresh rows at the
+  // same parameters, whose spread gives B_simple's uncertainty (noise_scale_interval).
+  // 0 skips them.
+  int64_t noise_repeats = 16;
+  double noise_accuracy = -1;
   uint64_t seed = 1;
   const kernels::OpTable* ops = &kernels::ops(kernels::Backend::OneDnn);  // the kernel variant
 };
@@ -61,6 +69,10 @@ struct TtaRun {
   double best_accuracy = 0;
   double eval_seconds = 0, probe_seconds = 0;  // spent outside the training time
   std::string stopped_by;     // "target", "epochs", "seconds", or the divergence message
+  // B_simple from noise_repeats probes at one check's parameters (see TtaConfig::noise_accuracy),
+  // with its bootstrap interval; samples == 0 when none ran (a diverged run, or noise_repeats 0).
+  NoiseScaleInterval noise_repeated;
+  TtaCheck noise_check;  // the check those probes ran at
 };
 
 struct TtaResult {
@@ -69,6 +81,7 @@ struct TtaResult {
 };
 
 double scaled_lr(const TtaConfig& c, int64_t batch);
+double noise_accuracy(const TtaConfig& c);  // c.noise_accuracy, or target - 0.005 where that is < 0
 
 using TtaCheckFn = std::function<void(const TtaRun&, const TtaCheck&)>;
 TtaResult run_time_to_accuracy(const TtaConfig& c, const Dataset& train, const Dataset& test,

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "report/batch_advice.h"
 #include "report/svg_chart.h"
 #include "report/table.h"
 
@@ -14,9 +15,19 @@ std::string bsimple_text(double b) { return std::isfinite(b) && b > 0 ? fmt("%.0
 
 namespace {
 
-Table summary_table(const TtaResult& r, double target) {
+// The repeated probes' estimate and interval where they ran ("no signal" where their mean |G|^2
+// was not positive), else the smoothed estimate of the last check.
+std::string end_noise_text(const TtaRun& run, const TtaCheck& last) {
+  const NoiseScaleInterval& n = run.noise_repeated;
+  if (n.samples < 2) return bsimple_text(last.b_simple);
+  if (!std::isfinite(n.b_simple) || n.b_simple <= 0) return "no signal";
+  return fmt("%.0f [%.0f, %s]", n.b_simple, n.lo, std::isfinite(n.hi) ? fmt("%.0f", n.hi).c_str() : "inf");
+}
+
+Table summary_table(const TtaResult& r, const TtaConfig& cfg) {
+  const double target = cfg.target;
   Table t({"batch", "lr", "warm-up steps", fmt("reached %.2f%%", 100 * target), "epochs", "steps",
-                   "train s", "best acc %", "B_simple", "eval s", "probe s"});
+                   "train s", "best acc %", fmt("B_simple at %.2f%% [16-84%%]", 100 * noise_accuracy(cfg)), "eval s", "probe s"});
   for (const TtaRun& run : r.runs) {
     const TtaCheck& last = run.checks.empty() ? TtaCheck{} : run.checks.back();
     const TtaCheck& at = run.reached ? run.at_target : last;
@@ -24,7 +35,7 @@ Table summary_table(const TtaResult& r, double target) {
            fmt("%lld", static_cast<long long>(run.warmup_steps)),
            run.reached ? "yes" : "no (" + run.stopped_by.substr(0, 40) + ")", fmt("%.2f", at.epochs),
            fmt("%lld", static_cast<long long>(at.steps)), fmt("%.1f", at.train_seconds),
-           fmt("%.2f", 100 * run.best_accuracy), bsimple_text(last.b_simple), fmt("%.1f", run.eval_seconds),
+           fmt("%.2f", 100 * run.best_accuracy), end_noise_text(run, last), fmt("%.1f", run.eval_seconds),
            fmt("%.1f", run.probe_seconds)});
   }
   return t;
@@ -49,6 +60,28 @@ std::string verdict(const TtaResult& r, double target) {
              "scale there was B_simple = %s, the critical batch size beyond which larger batches stop saving steps",
              100 * target, static_cast<long long>(b.batch), b.at_target.train_seconds, b.at_target.epochs,
              static_cast<long long>(b.at_target.steps), bsimple_text(bs).c_str());
+}
+
+nlohmann::ordered_json advice_json(const TtaResult& r, const TtaConfig& c) {
+  const BatchAdvice a = advise_batch(r, c);
+  nlohmann::ordered_json tied = nlohmann::ordered_json::array();
+  for (int i : a.tied) tied.push_back(r.runs[static_cast<size_t>(i)].batch);
+  return {{"recommended_batch_size", a.recommended >= 0 ? nlohmann::ordered_json(r.runs[static_cast<size_t>(a.recommended)].batch)
+                                                       : nlohmann::ordered_json(nullptr)},
+          {"tied_batch_sizes", tied},
+          {"noise_runs", a.noise_runs},
+          {"noise_consistent", a.noise_consistent},
+          {"shared_b_simple", a.noise_consistent ? nlohmann::ordered_json({a.shared_lo, std::isfinite(a.shared_hi)
+                                                                                             ? nlohmann::ordered_json(a.shared_hi)
+                                                                                             : nlohmann::ordered_json(nullptr)})
+                                                 : nlohmann::ordered_json(nullptr)},
+          {"explanation", a.lines}};
+}
+
+std::string advice_text(const TtaResult& r, const TtaConfig& c, const std::string& prefix) {
+  std::string s;
+  for (const std::string& l : advise_batch(r, c).lines) s += prefix + l + "\n";
+  return s;
 }
 
 }  // namespace
@@ -76,9 +109,11 @@ std::vector<std::string> tta_header(const TtaReport& t) {
           fmt("checks    full test set every %lld images; budget %.3g epochs or %.0f s of training per batch size",
               static_cast<long long>(c.check_every_images), c.max_epochs, c.max_seconds),
           fmt("noise     B_simple = tr(Sigma)/|G|^2 from gradient norms at batch %lld and %lld (%lld x %lld) at each "
-              "check, each estimate smoothed (EMA 0.9) before the ratio",
+              "check, each estimate smoothed (EMA 0.9) before the ratio; at the first check at or above %.2f%% (else the "
+              "last) %lld repeated probes at the same parameters give its bootstrap interval",
               static_cast<long long>(c.noise_b_small), static_cast<long long>(c.noise_b_small * c.noise_micro_batches),
-              static_cast<long long>(c.noise_micro_batches), static_cast<long long>(c.noise_b_small))};
+              static_cast<long long>(c.noise_micro_batches), static_cast<long long>(c.noise_b_small),
+              100 * noise_accuracy(c), static_cast<long long>(c.noise_repeats))};
 }
 
 nlohmann::ordered_json tta_json(const TtaReport& t) {
@@ -99,6 +134,9 @@ nlohmann::ordered_json tta_json(const TtaReport& t) {
     if (run.reached)
       j["at_target"] = {{"steps", run.at_target.steps}, {"epochs", run.at_target.epochs},
                         {"train_seconds", run.at_target.train_seconds}, {"b_simple", num(run.at_target.b_simple)}};
+    const NoiseScaleInterval& n = run.noise_repeated;
+    j["noise_repeated"] = {{"probes", n.samples}, {"b_simple", num(n.b_simple)}, {"lo", num(n.lo)}, {"hi", num(n.hi)},
+                           {"at_steps", run.noise_check.steps}, {"at_test_accuracy", run.noise_check.test_accuracy}};
     j["checks"] = checks;
     runs.push_back(j);
   }
@@ -111,7 +149,7 @@ nlohmann::ordered_json tta_json(const TtaReport& t) {
           {"max_train_seconds", c.max_seconds}, {"check_every_images", c.check_every_images},
           {"best_batch_size", r.best >= 0 ? nlohmann::ordered_json(r.runs[static_cast<size_t>(r.best)].batch)
                                           : nlohmann::ordered_json(nullptr)},
-          {"runs", runs}};
+          {"noise_repeats", c.noise_repeats}, {"noise_accuracy", noise_accuracy(c)}, {"runs", runs}, {"advice", advice_json(r, c)}};
 }
 
 std::string tta_csv(const TtaResult& r) {
@@ -165,16 +203,18 @@ std::string tta_chart(const TtaReport& rep) {
 std::string tta_text(const TtaReport& t) {
   std::string s = fmt("# batchscope sweep: time to %.2f%% test accuracy per batch size\n", 100 * t.config.target);
   for (const std::string& l : tta_header(t)) s += "# " + l + "\n";
-  s += "#\n" + summary_table(t.result, t.config.target).text() + "#\n# accuracy curve and critical batch size at each check:\n" +
-       curve_table(t.result).text() + "# " + verdict(t.result, t.config.target) + "\n";
+  s += "#\n" + summary_table(t.result, t.config).text() + "#\n# accuracy curve and critical batch size at each check:\n" +
+       curve_table(t.result).text() + "# " + verdict(t.result, t.config.target) + "\n#\n# batch size advice:\n" +
+       advice_text(t.result, t.config, "# ");
   return s;
 }
 
 std::string tta_markdown(const TtaReport& t) {
   std::string md = fmt("# batchscope sweep: time to %.2f%% test accuracy\n\n", 100 * t.config.target);
   for (const std::string& l : tta_header(t)) md += "    " + l + "\n";
-  md += "\n" + summary_table(t.result, t.config.target).markdown() + "\n" + verdict(t.result, t.config.target) +
-        ".\n\n![test accuracy against training time](time_to_accuracy.svg)\n\n## Accuracy curve and critical batch "
+  md += "\n" + summary_table(t.result, t.config).markdown() + "\n" + verdict(t.result, t.config.target) +
+        ".\n\n## Batch size advice\n\n" + advice_text(t.result, t.config, "- ") +
+        "\n![test accuracy against training time](time_to_accuracy.svg)\n\n## Accuracy curve and critical batch "
         "size\n\n" + curve_table(t.result).markdown();
   return md;
 }

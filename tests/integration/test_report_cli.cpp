@@ -240,9 +240,10 @@ TEST_F(ReportCli, TimeToAccuracyReachesAnEasyTargetAndWritesItsFiles) {
   const std::string out = tmp.file("tta");
   const RunResult r = run_cli(tmp, "sweep" + data() +
                                        " --batch-sizes 4,16 --target-accuracy 0.6 --check-every 100 --max-epochs 4"
-                                       " --lr-warmup-images 32 --quiet --out " + out);
+                                       " --lr-warmup-images 32 --noise-repeats 4 --quiet --out " + out);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("# batchscope sweep: time to 60.00% test accuracy"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("# batch size advice:\n# recommended: batch "), std::string::npos) << r.out;
   const auto j = nlohmann::json::parse(slurp(out + "/tta.json"));
   ASSERT_EQ(j["runs"].size(), 2u);
   for (const auto& run : j["runs"]) {
@@ -250,7 +251,16 @@ TEST_F(ReportCli, TimeToAccuracyReachesAnEasyTargetAndWritesItsFiles) {
     const auto& last = run["checks"].back();
     EXPECT_GE(last["test_accuracy"].get<double>(), 0.6);
     EXPECT_EQ(run["at_target"]["steps"], last["steps"]);
+    // The repeated probes ran at the first check at or above 59.5%, here the last one.
+    const auto& noise = run["noise_repeated"];
+    EXPECT_EQ(noise["probes"], 4) << noise.dump();
+    EXPECT_EQ(noise["at_steps"], last["steps"]);
+    EXPECT_GE(noise["at_test_accuracy"].get<double>(), 0.595);
+    if (noise["lo"].is_number() && noise["hi"].is_number())
+      EXPECT_GE(noise["hi"].get<double>(), noise["lo"].get<double>()) << noise.dump();
   }
+  EXPECT_EQ(j["advice"]["recommended_batch_size"], j["best_batch_size"]);
+  EXPECT_GE(j["advice"]["explanation"].size(), 2u) << j["advice"].dump();
   // Adam, sqrt scaling from 0.002 at batch 64.
   EXPECT_EQ(j["optimizer"], "adam");
   EXPECT_NEAR(j["runs"][0]["lr"].get<double>(), 0.002 * std::sqrt(4.0 / 64), 1e-12);

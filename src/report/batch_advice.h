@@ -1,0 +1,38 @@
+// Which batch size to use for a recipe, from one `sweep --target-accuracy` run, and why a larger
+// one stops paying: every figure is read off the run (time to target, steps, steps per second,
+// B_simple with its bootstrap interval), and a claim is made only where it holds beyond the
+// run's own uncertainty:
+//   - time to target is known only to the spacing of the accuracy checks: a run reached it
+//     somewhere in (previous check, check], so two runs whose windows overlap are not ranked;
+//   - B_simple at a common test accuracy comes with the 16th-84th percentile interval of its repeated
+//     probes: runs whose intervals share a value are consistent with one noise scale (the spread
+//     is estimator noise); runs whose intervals are disjoint ended with really different noise.
+//   BatchAdvice a = advise_batch(result, config);  for (auto& l : a.lines) puts(l.c_str());
+#pragma once
+#include <string>
+#include <vector>
+
+#include "measure/time_to_accuracy.h"
+
+namespace batchscope::report {
+
+// When run i reached the target: after `from` and by `to` training seconds.
+struct ReachWindow {
+  double from = 0, to = 0;
+};
+ReachWindow reach_window(const TtaRun& run);  // {0, 0} for a run that did not reach it
+
+struct BatchAdvice {
+  int recommended = -1;   // index into TtaResult::runs; -1 when no run reached the target
+  std::vector<int> tied;  // other runs whose reach window overlaps the recommended one's
+  // B_simple from each run's repeated probes: compared only over runs with a finite estimate.
+  int noise_runs = 0;             // how many runs have one
+  bool noise_consistent = false;  // noise_runs >= 2 and every interval contains [shared_lo, shared_hi]
+  double shared_lo = 0, shared_hi = 0;
+  std::vector<std::string> lines;  // the explanation in plain words, one sentence per line
+};
+
+// c: the run's settings (target, probe sizes), for the sentences.
+BatchAdvice advise_batch(const TtaResult& r, const TtaConfig& c);
+
+}  // namespace batchscope::report
