@@ -95,6 +95,52 @@ void say_pairs(BatchAdvice& a, const TtaResult& r, double b_star) {
   }
 }
 
+// Step time against batch size over the runs: t(B) = a + b*B by weighted least squares (a the fixed
+// cost of a step, b the cost of an image), and which of the two a step at batch `at` is made of.
+void say_step_costs(BatchAdvice& a, const TtaResult& r, int at) {
+  std::vector<std::pair<double, double>> pts;  // (batch, seconds per step)
+  for (const TtaRun& run : r.runs)
+    if (!run.checks.empty() && run.checks.back().steps > 0 && run.checks.back().train_seconds > 0)
+      pts.push_back({static_cast<double>(run.batch),
+                     run.checks.back().train_seconds / static_cast<double>(run.checks.back().steps)});
+  if (pts.size() < 2) return;
+  // Weighted by 1/t^2, so each batch size's relative error counts alike: unweighted, the
+  // largest batches' steps (tens of ms) set the line and the fixed cost came out negative.
+  double sw = 0, mb = 0, mt = 0;
+  for (auto [b, t] : pts) {
+    const double w = 1 / (t * t);
+    sw += w, mb += w * b, mt += w * t;
+  }
+  mb /= sw;
+  mt /= sw;
+  double sbb = 0, sbt = 0;
+  for (auto [b, t] : pts) {
+    const double w = 1 / (t * t);
+    sbb += w * (b - mb) * (b - mb), sbt += w * (b - mb) * (t - mt);
+  }
+  if (sbb <= 0) return;
+  const double per_image = sbt / sbb, fixed = mt - per_image * mb;
+  a.step_fixed_seconds = fixed;
+  a.step_image_seconds = per_image;
+  if (per_image <= 0) return;
+  const TtaRun& ref = r.runs[static_cast<size_t>(at)];
+  const double step = fixed + per_image * static_cast<double>(ref.batch);
+  std::string line = fmt("step time over these runs: t(B) = a + b*B with a = %.3f ms per step and b = %.4f ms per image "
+                         "(least squares in relative error over %zu batch sizes); at batch %lld a step is %.2f ms, ",
+                         1e3 * fixed, 1e3 * per_image, pts.size(), ll(ref.batch), 1e3 * step);
+  if (fixed <= 0.05 * step)
+    line += fmt("%s the fixed part: the time is per-image work (the layers' arithmetic and memory traffic), not "
+                "per-step overhead, so a larger batch saves almost nothing per image and pays only through fewer "
+                "steps to the target",
+                fixed <= 0 ? "none measurable of it" : fmt("%.1f%% of it", 100 * fixed / step).c_str());
+  else if (fixed >= 0.5 * step)
+    line += fmt("%.0f%% of it the fixed part: per-step overhead dominates, so a larger batch makes each image cheaper",
+                100 * fixed / step);
+  else
+    line += fmt("%.0f%% of it the fixed part and %.0f%% per-image work", 100 * fixed / step, 100 - 100 * fixed / step);
+  a.lines.push_back(line);
+}
+
 }  // namespace
 
 ReachWindow reach_window(const TtaRun& run) {
@@ -178,6 +224,7 @@ BatchAdvice advise_batch(const TtaResult& r, const TtaConfig& c) {
                       ": the mean of the probes' |G|^2 estimates was not positive (the gradient is lost in their noise)");
   if (!a.noise_consistent) a.shared_lo = a.shared_hi = 0;
   say_pairs(a, r, b_star);
+  if (!r.runs.empty()) say_step_costs(a, r, a.recommended >= 0 ? a.recommended : 0);
   return a;
 }
 

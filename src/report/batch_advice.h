@@ -29,6 +29,9 @@ struct BatchAdvice {
   int noise_runs = 0;             // how many runs have one
   bool noise_consistent = false;  // noise_runs >= 2 and every interval contains [shared_lo, shared_hi]
   double shared_lo = 0, shared_hi = 0;
+  // Seconds per step against batch size over the runs, t(B) = a + b*B (least squares; both 0
+  // with fewer than two batch sizes): the fixed cost of a step and the cost of an image.
+  double step_fixed_seconds = 0, step_image_seconds = 0;
   std::vector<std::string> lines;  // the explanation in plain words, one sentence per line
 };
 

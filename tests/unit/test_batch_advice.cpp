@@ -130,6 +130,25 @@ TEST(BatchAdvice, ARunWithoutSignalIsNamedAndLeftOutOfTheComparison) {
   EXPECT_TRUE(mentions(a, "no B_simple from the repeated probes of batch 128"));
 }
 
+TEST(BatchAdvice, StepTimesSplitIntoAFixedAndAPerImageCost) {
+  TtaConfig c;
+  // t(B) = 0.2 ms + 0.05 ms * B exactly: 3.4, 6.6 and 13.0 ms per step, 100 steps per check.
+  const TtaResult r = result_of({run_of(64, 0.34, 100, 3, 3, 300, 250, 380), run_of(128, 0.66, 100, 3, 3, 300, 250, 380),
+                                 run_of(256, 1.30, 100, 3, 3, 300, 250, 380)});
+  const BatchAdvice a = advise_batch(r, c);
+  EXPECT_NEAR(a.step_fixed_seconds, 0.2e-3, 1e-9);
+  EXPECT_NEAR(a.step_image_seconds, 0.05e-3, 1e-12);
+  EXPECT_TRUE(mentions(a, "a = 0.200 ms per step and b = 0.0500 ms per image (least squares in relative error over 3 batch sizes); at "
+                          "batch 64 a step is 3.40 ms, 6% of it the fixed part and 94% per-image work"));
+
+  // 2 ms fixed, 1 us per image: overhead.
+  const TtaResult o = result_of({run_of(4, 0.2004, 100, 3, 3, 300, 250, 380), run_of(16, 0.2016, 100, 3, 3, 300, 250, 380)});
+  EXPECT_TRUE(mentions(advise_batch(o, c), "per-step overhead dominates"));
+  // A step time that does not grow with the batch: nothing to split, no sentence.
+  const TtaResult flat = result_of({run_of(4, 0.2, 100, 3, 3, 300, 250, 380), run_of(16, 0.1, 100, 3, 3, 300, 250, 380)});
+  EXPECT_FALSE(mentions(advise_batch(flat, c), "step time over these runs"));
+}
+
 TEST(BatchAdvice, NoRunReachedMeansNoRecommendation) {
   TtaConfig c;
   c.target = 0.995;
