@@ -82,6 +82,14 @@ void pool_block_2x2(float* y, int32_t* argmax, const float* xb, int64_t W, int64
   using vf = typename Lanes<L>::vf;
   using vi = typename Lanes<L>::vi;
   const int64_t PQ = P * Q;
+  // The block's outputs go to an L1-resident [PQ][L] buffer first and then out plane by plane:
+  // storing each lane straight to its plane interleaved L output streams (2L with argmax), and
+  // mnist-cnn's pool (64 channels, 24x24, batch 64, AVX-512) took 0.90 ms forward against
+  // 0.63 ms backward; through the buffer 0.59 ms against 0.63.
+  thread_local std::vector<float> ybuf;
+  thread_local std::vector<int32_t> abuf;
+  ybuf.resize(static_cast<size_t>(PQ * L));
+  abuf.resize(static_cast<size_t>(PQ * L));
   for (int64_t p = 0; p < P; ++p)
     for (int64_t q = 0; q < Q; ++q) {
       const int64_t i00 = 2 * p * W + 2 * q;
@@ -95,11 +103,19 @@ void pool_block_2x2(float* y, int32_t* argmax, const float* xb, int64_t W, int64
         best = gt ? v : best;
         at = gt ? vi{} + static_cast<int32_t>(i) : at;
       }
-      for (int l = 0; l < L; ++l) {
-        y[l * PQ + p * Q + q] = best[l];
-        argmax[l * PQ + p * Q + q] = at[l];
-      }
+      std::memcpy(ybuf.data() + (p * Q + q) * L, &best, sizeof best);
+      std::memcpy(abuf.data() + (p * Q + q) * L, &at, sizeof at);
     }
+  for (int l = 0; l < L; ++l) {
+    float* yl = y + l * PQ;
+    int32_t* al = argmax + l * PQ;
+    const float* yb = ybuf.data() + l;
+    const int32_t* ab = abuf.data() + l;
+    for (int64_t i = 0; i < PQ; ++i) {
+      yl[i] = yb[i * L];
+      al[i] = ab[i * L];
+    }
+  }
 }
 
 // One plane, any window and stride, plain: ref's loop itself, on a one-plane geometry (its

@@ -83,8 +83,13 @@ memory::desc src_any(const ConvShape& g, memory::data_type t) {
 memory::desc weights_any(Variant v, const ConvShape& g) {
   return {{g.K, g.C, g.R, g.S}, in_type(v, g), Tag::any};
 }
+// An output the caller keeps 8-wide because its channels do not fill 16-wide blocks
+// (Model::choose_activation_layouts) is asked for as it is: given `any`, oneDNN's AVX-512
+// kernels pad it to whole 16-channel blocks and the plan reorders it every call; asked for
+// nChw8c, oneDNN runs its 8-wide kernel straight into it.
 memory::desc dst_any(const ConvShape& g, memory::data_type t) {
-  return {{g.N, g.K, g.P(), g.Q()}, t, activation_layout(g.K)};
+  const bool keep_8c = g.y_block == 8 && g.K % 16 != 0 && t == kF32;
+  return {{g.N, g.K, g.P(), g.Q()}, t, keep_8c ? Tag::nChw8c : activation_layout(g.K)};
 }
 
 memory::dims strides(const ConvShape& g) { return {g.stride_h, g.stride_w}; }
