@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <functional>
 
 #include "batchscope/checkpoint.h"
 #include "batchscope/error.h"
@@ -64,38 +65,11 @@ TEST(Training, ReferenceAndOneDnnAgreeStepByStep) {
   for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 1e-4) << "param " << i;
 }
 
-// Channel-blocked activations between conv1, conv2 and the max-pool (where the table's
-// convolutions want them): the layouts chosen, and one epoch that agrees with the reference
-// back-end, whose tensors are all plain.
-TEST(Training, BlockedActivationsAgreeWithThePlainReference) {
-  const char* spec = "conv2d:16:3,relu,conv2d:16:3,relu,maxpool2d:2,flatten,dense:10";
-  const Dataset train = make_synthetic(64, 1);
-  TrainConfig c = small_config();
-  c.epochs = 1;
-  std::vector<std::vector<float>> weights;
-  for (auto b : {kernels::Backend::Reference, kernels::Backend::OneDnn}) {
-    Model m(spec, kIn, 10, b, c.seed);
-    const int64_t want = kernels::activation_block(m.ops());
-    SCOPED_TRACE(std::string(m.ops().name) + " block " + std::to_string(want));
-    if (b == kernels::Backend::Reference) {
-      EXPECT_EQ(want, 0);
-    }
-    // image, conv1 out, relu out (its view), conv2 out, relu out, pool out, flatten out, logits
-    const int64_t expected[] = {0, want, want, want, want, 0, 0, 0};
-    for (size_t i = 0; i <= m.layers().size(); ++i) EXPECT_EQ(m.activation_block(i), expected[i]) << i;
-    Trainer t(m, c, train);
-    t.train_epoch(nullptr);
-    weights.emplace_back(m.params().data(), m.params().data() + m.num_params());
-  }
-  ASSERT_EQ(weights[0].size(), weights[1].size());
-  for (size_t i = 0; i < weights[0].size(); ++i) ASSERT_NEAR(weights[0][i], weights[1][i], 1e-4) << "param " << i;
-}
-
-// 24 channels do not fill a 16-wide block: where the table blocks by 16 (AVX-512), that tensor
-// and its readers take 8-wide blocks (the first conv writes nChw8c directly), the 16-channel one
-// after it 16-wide; where it blocks by 8, all are 8-wide. One epoch agrees with the reference.
-TEST(Training, ChannelsThatDoNotFillABlockTakeEightWideBlocks) {
-  const char* spec = "conv2d:24:3,relu,conv2d:16:3,maxpool2d:2,relu,flatten,dense:10";
+// Trains `spec` for one epoch on each back-end after checking the activation blocks it chose,
+// expected(table's block) per tensor; the onednn weights must agree with the reference's, whose
+// tensors are all plain.
+void expect_blocks_and_reference_weights(const char* spec,
+                                         const std::function<std::vector<int64_t>(int64_t)>& expected) {
   const Dataset train = make_synthetic(64, 1);
   TrainConfig c = small_config();
   c.epochs = 1;
@@ -104,16 +78,35 @@ TEST(Training, ChannelsThatDoNotFillABlockTakeEightWideBlocks) {
     Model m(spec, kIn, 10, b, c.seed);
     const int64_t table = kernels::activation_block(m.ops());
     SCOPED_TRACE(std::string(m.ops().name) + " block " + std::to_string(table));
-    const int64_t b24 = table == 0 ? 0 : 8;
-    // image, conv1 out, relu (view), conv2 out, pool out, relu, flatten, logits
-    const int64_t expected[] = {0, b24, b24, table, 0, 0, 0, 0};
-    for (size_t i = 0; i <= m.layers().size(); ++i) EXPECT_EQ(m.activation_block(i), expected[i]) << i;
+    if (b == kernels::Backend::Reference) EXPECT_EQ(table, 0);
+    const std::vector<int64_t> want = expected(table);
+    ASSERT_EQ(want.size(), m.layers().size() + 1);
+    for (size_t i = 0; i <= m.layers().size(); ++i) EXPECT_EQ(m.activation_block(i), want[i]) << i;
     Trainer t(m, c, train);
     t.train_epoch(nullptr);
     weights.emplace_back(m.params().data(), m.params().data() + m.num_params());
   }
   ASSERT_EQ(weights[0].size(), weights[1].size());
   for (size_t i = 0; i < weights[0].size(); ++i) ASSERT_NEAR(weights[0][i], weights[1][i], 1e-4) << "param " << i;
+}
+
+// Channel-blocked activations between conv1, conv2 and the max-pool (where the table's
+// convolutions want them): the layouts chosen, and one epoch that agrees with the reference.
+TEST(Training, BlockedActivationsAgreeWithThePlainReference) {
+  // image, conv1 out, relu out (its view), conv2 out, relu out, pool out, flatten out, logits
+  expect_blocks_and_reference_weights("conv2d:16:3,relu,conv2d:16:3,relu,maxpool2d:2,flatten,dense:10",
+                                      [](int64_t b) { return std::vector<int64_t>{0, b, b, b, b, 0, 0, 0}; });
+}
+
+// 24 channels do not fill a 16-wide block: where the table blocks by 16 (AVX-512), that tensor
+// and its readers take 8-wide blocks (the first conv writes nChw8c directly), the 16-channel one
+// after it 16-wide; where it blocks by 8, all are 8-wide.
+TEST(Training, ChannelsThatDoNotFillABlockTakeEightWideBlocks) {
+  // image, conv1 out, relu (view), conv2 out, pool out, relu, flatten, logits
+  expect_blocks_and_reference_weights("conv2d:24:3,relu,conv2d:16:3,maxpool2d:2,relu,flatten,dense:10", [](int64_t b) {
+    const int64_t b24 = b == 0 ? 0 : 8;
+    return std::vector<int64_t>{0, b24, b24, b, 0, 0, 0, 0};
+  });
 }
 
 TEST(Training, SameSeedAndThreadsGiveBitwiseIdenticalWeights) {
