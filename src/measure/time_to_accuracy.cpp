@@ -75,17 +75,19 @@ TtaResult run_time_to_accuracy(const TtaConfig& c, const Dataset& train, const D
     const int64_t check_steps = std::max<int64_t>(1, c.check_every_images / B);
 
     int64_t probe_count = 0;
+    // One gradient-noise probe on rows no earlier probe of this run drew.
+    auto probe_once = [&] {
+      const std::vector<int64_t> pp = epoch_permutation(c.seed ^ 0x9E3779B97F4A7C15ull, ++probe_count, n);
+      std::copy_n(pp.begin(), probe_rows.size(), probe_rows.begin());
+      return probe_gradient_norms(model, train, tc.norm, probe_rows, c.noise_b_small,
+                                  c.seed + static_cast<uint64_t>(probe_count));
+    };
     // B_simple's uncertainty: c.noise_repeats probes on fresh rows at the parameters of check k.
     auto repeat_probes = [&](const TtaCheck& k) {
       if (c.noise_repeats <= 0) return;
       const auto tp = clock_type::now();
       std::vector<GradNormSample> samples;
-      for (int64_t i = 0; i < c.noise_repeats; ++i) {
-        const std::vector<int64_t> pp = epoch_permutation(c.seed ^ 0x9E3779B97F4A7C15ull, ++probe_count, n);
-        std::copy_n(pp.begin(), probe_rows.size(), probe_rows.begin());
-        samples.push_back(probe_gradient_norms(model, train, tc.norm, probe_rows, c.noise_b_small,
-                                               c.seed + static_cast<uint64_t>(probe_count)));
-      }
+      for (int64_t i = 0; i < c.noise_repeats; ++i) samples.push_back(probe_once());
       run.noise_repeated = noise_scale_interval(samples, c.seed);
       run.noise_check = k;
       run.probe_seconds += since(tp);
@@ -113,9 +115,7 @@ TtaResult run_time_to_accuracy(const TtaConfig& c, const Dataset& train, const D
 
       // A check: the noise probe on fresh rows, then the full test set.
       const auto tp = clock_type::now();
-      const std::vector<int64_t> pp = epoch_permutation(c.seed ^ 0x9E3779B97F4A7C15ull, ++probe_count, n);
-      std::copy_n(pp.begin(), probe_rows.size(), probe_rows.begin());
-      noise.add(probe_gradient_norms(model, train, tc.norm, probe_rows, c.noise_b_small, c.seed + static_cast<uint64_t>(probe_count)));
+      noise.add(probe_once());
       run.probe_seconds += since(tp);
       const auto te = clock_type::now();
       const EvalResult ev = evaluate(model, test, tc.norm);

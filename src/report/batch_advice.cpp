@@ -17,10 +17,6 @@ bool has_interval(const TtaRun& run) {
   return n.samples >= 2 && std::isfinite(n.b_simple) && n.b_simple > 0 && !std::isnan(n.lo) && !std::isnan(n.hi);
 }
 
-std::string interval_text(const NoiseScaleInterval& n) {
-  return fmt("%.0f [%.0f, %s]", n.b_simple, n.lo, std::isfinite(n.hi) ? fmt("%.0f", n.hi).c_str() : "unbounded");
-}
-
 // Steps per second over the training time up to the target.
 double steps_per_second(const TtaCheck& k) {
   return k.train_seconds > 0 ? static_cast<double>(k.steps) / k.train_seconds : 0;
@@ -143,6 +139,10 @@ void say_step_costs(BatchAdvice& a, const TtaResult& r, int at) {
 
 }  // namespace
 
+std::string noise_interval_text(const NoiseScaleInterval& n, const char* unbounded) {
+  return fmt("%.0f [%.0f, %s]", n.b_simple, n.lo, std::isfinite(n.hi) ? fmt("%.0f", n.hi).c_str() : unbounded);
+}
+
 ReachWindow reach_window(const TtaRun& run) {
   if (!run.reached) return {};
   double from = 0;
@@ -184,7 +184,7 @@ BatchAdvice advise_batch(const TtaResult& r, const TtaConfig& c) {
     if (!low || n.hi < low->noise_repeated.hi) low = &run;
     if (!high || n.lo > high->noise_repeated.lo) high = &run;
     each += fmt("%sbatch %lld at %.2f%% (%.2f epochs): %s", each.empty() ? "" : "; ", ll(run.batch),
-                100 * run.noise_check.test_accuracy, run.noise_check.epochs, interval_text(n).c_str());
+                100 * run.noise_check.test_accuracy, run.noise_check.epochs, noise_interval_text(n).c_str());
   }
   double b_star = 0;
   if (a.noise_runs > 0) {
@@ -213,11 +213,9 @@ BatchAdvice advise_batch(const TtaResult& r, const TtaConfig& c) {
                             "different gradient noise where they were probed (their trajectories differ: accuracy reached, learning rate, "
                             "point in the schedule), not estimator noise, so no single critical batch size is read "
                             "off this run and the recommendation rests on the measured times alone",
-                            ll(low->batch), interval_text(low->noise_repeated).c_str(), ll(high->batch),
-                            interval_text(high->noise_repeated).c_str()));
+                            ll(low->batch), noise_interval_text(low->noise_repeated).c_str(), ll(high->batch),
+                            noise_interval_text(high->noise_repeated).c_str()));
     }
-  } else {
-    a.shared_lo = a.shared_hi = 0;
   }
   if (!no_signal.empty())
     a.lines.push_back("no B_simple from the repeated probes of " + no_signal +

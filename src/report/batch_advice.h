@@ -35,6 +35,9 @@ struct BatchAdvice {
   std::vector<std::string> lines;  // the explanation in plain words, one sentence per line
 };
 
+// "537 [410, 690]": B_simple and its interval, `unbounded` standing for an infinite upper end.
+std::string noise_interval_text(const NoiseScaleInterval& n, const char* unbounded = "unbounded");
+
 // c: the run's settings (target, probe sizes), for the sentences.
 BatchAdvice advise_batch(const TtaResult& r, const TtaConfig& c);
 

@@ -21,7 +21,7 @@ std::string end_noise_text(const TtaRun& run, const TtaCheck& last) {
   const NoiseScaleInterval& n = run.noise_repeated;
   if (n.samples < 2) return bsimple_text(last.b_simple);
   if (!std::isfinite(n.b_simple) || n.b_simple <= 0) return "no signal";
-  return fmt("%.0f [%.0f, %s]", n.b_simple, n.lo, std::isfinite(n.hi) ? fmt("%.0f", n.hi).c_str() : "inf");
+  return noise_interval_text(n, "inf");
 }
 
 Table summary_table(const TtaResult& r, const TtaConfig& cfg) {
