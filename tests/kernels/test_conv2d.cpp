@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/cpu/cpu.h"
 #include "kernels/kernels.h"
 #include "kernels/ref/ref.h"
 #include "support/kernel_test_util.h"
@@ -451,6 +452,84 @@ TEST(Conv2d, RepeatedCallsFollowBuffersAndAreDeterministic) {
     EXPECT_TRUE(test::all_close(y1, expected1, tol, what + " call 1", y_dims(a)));
     EXPECT_TRUE(test::all_close(y2, expected2, tol, what + " call 2", y_dims(a)));
     EXPECT_TRUE(test::all_close(y1_again, y1, test::kExact, what + " repeat", y_dims(a)));
+  }
+}
+
+// The AVX2 build's own weight gradient for 8-wide blocked dy and blocked or plain x
+// (cpu::conv2d_bwd_weight_b8), called directly against ref on the plain tensors: every filter width it takes (1-5: output
+// channel tiles of 8, 4, 4, 2 and 2), rectangular filters, stride, pad (its zero-bordered copy),
+// odd sizes, one and several blocks each side, batch 1, several images a pass with a short last
+// pass (mnist-cnn's conv2 takes one a pass); with and without a bias; accumulating
+// into dw and db; and the same bits at one thread as at several (threads own disjoint tiles).
+TEST(Conv2d, BlockedEightWeightGradientMatchesRef) {
+  // {N, C, H, W, K, R, S, stride_h, stride_w, pad_h, pad_w}
+  const ConvShape shapes[] = {{3, 32, 26, 26, 64, 3, 3, 1, 1, 0, 0},  // mnist-cnn's conv2
+                              {1, 8, 7, 9, 8, 3, 3, 1, 1, 1, 1},      // batch 1, one block, pad
+                              {2, 24, 12, 12, 32, 5, 5, 1, 1, 0, 0},  // 5x5, 24 = 3 blocks
+                              {11, 24, 12, 12, 32, 3, 3, 1, 1, 0, 0}, // fast's conv2: passes of 9 + 2 images
+                              {2, 16, 9, 11, 24, 1, 1, 2, 2, 0, 0},   // 1x1 stride 2, odd sizes
+                              {2, 8, 8, 7, 16, 2, 2, 1, 1, 1, 0},     // even width, pad one side
+                              {3, 16, 10, 9, 8, 4, 4, 2, 1, 2, 1},    // width 4, mixed stride/pad
+                              {2, 8, 11, 6, 16, 5, 3, 1, 2, 2, 1},    // rectangular 5x3
+                              {2, 16, 6, 13, 8, 2, 5, 2, 1, 0, 2}};   // rectangular 2x5
+  const int saved = omp_get_max_threads();
+  for (const ConvShape& plain : shapes) {
+   for (int64_t x_block : {8, 0}) {
+    ConvShape g = plain;
+    g.x_block = x_block;
+    g.y_block = 8;
+    const ConvData d(plain);
+    const int64_t HW = g.H * g.W, PQ = g.P() * g.Q();
+    std::vector<float> xb = d.x, dyb(d.dy.size());
+    if (x_block) kernels::block_channels(xb.data(), d.x.data(), g.N, g.C, HW, 8);
+    kernels::block_channels(dyb.data(), d.dy.data(), g.N, g.K, PQ, 8);
+    const std::vector<float> dw0 = random_floats(w_size(g), /*seed=*/21);
+    const std::vector<float> db0 = random_floats(static_cast<size_t>(g.K), /*seed=*/22);
+    std::vector<float> dw_want = dw0, db_want = db0;
+    kernels::ref::conv2d_bwd_weight(dw_want.data(), db_want.data(), d.dy.data(), d.x.data(), plain);
+    const auto tol = test::reduction_tolerance(g.N * PQ + 1, 1.0);
+    std::vector<float> dw = dw0, db = db0;
+    if (!kernels::cpu::conv2d_bwd_weight_b8(dw.data(), db.data(), dyb.data(), xb.data(), g))
+      GTEST_SKIP() << "conv2d_bwd_weight_b8 is built for AVX2 only (this build has AVX-512: "
+                      "oneDNN's kernel is used)";
+    const std::string what = describe("conv2d_bwd_weight_b8", "cpu", to_string(g), " x_block=" + std::to_string(x_block));
+    EXPECT_TRUE(test::all_close(dw, dw_want, tol, what + " dw", w_dims(g)));
+    EXPECT_TRUE(test::all_close(db, db_want, tol, what + " db", b_dims(g)));
+    std::vector<float> dw_nob = dw0, db_untouched = db0;
+    ASSERT_TRUE(kernels::cpu::conv2d_bwd_weight_b8(dw_nob.data(), nullptr, dyb.data(), xb.data(), g));
+    EXPECT_TRUE(test::all_close(dw_nob, dw, test::kExact, what + " dw without db", w_dims(g)));
+    EXPECT_TRUE(test::all_close(db_untouched, db0, test::kExact, what + " db left alone", b_dims(g)));
+    omp_set_num_threads(1);
+    std::vector<float> dw1 = dw0, db1 = db0;
+    ASSERT_TRUE(kernels::cpu::conv2d_bwd_weight_b8(dw1.data(), db1.data(), dyb.data(), xb.data(), g));
+    omp_set_num_threads(saved);
+    EXPECT_TRUE(test::all_close(dw1, dw, test::kExact, what + " one thread vs several", w_dims(g)));
+    EXPECT_TRUE(test::all_close(db1, db, test::kExact, what + " db one thread vs several", b_dims(g)));
+   }
+  }
+}
+
+// Where it does not apply it returns false and touches nothing: 16-wide or plain dy, 16-wide x,
+// filter width 6.
+TEST(Conv2d, BlockedEightWeightGradientDeclinesOtherLayouts) {
+  const ConvShape base{2, 16, 9, 9, 16, 3, 3, 1, 1, 0, 0};
+  std::vector<ConvShape> others;
+  for (auto [xb, yb] : {std::pair<int64_t, int64_t>{16, 16}, {0, 0}, {8, 0}, {16, 8}, {8, 16}}) {
+    ConvShape g = base;
+    g.x_block = xb;
+    g.y_block = yb;
+    others.push_back(g);
+  }
+  ConvShape wide{2, 16, 9, 9, 16, 6, 6, 1, 1, 0, 0};
+  wide.x_block = wide.y_block = 8;
+  others.push_back(wide);
+  for (const ConvShape& g : others) {
+    const ConvData d(g);
+    std::vector<float> dw(w_size(g), 0.5f), db(static_cast<size_t>(g.K), 0.25f);
+    EXPECT_FALSE(kernels::cpu::conv2d_bwd_weight_b8(dw.data(), db.data(), d.dy.data(), d.x.data(), g))
+        << to_string(g) << " x_block=" << g.x_block << " y_block=" << g.y_block;
+    EXPECT_TRUE(std::all_of(dw.begin(), dw.end(), [](float v) { return v == 0.5f; })) << to_string(g);
+    EXPECT_TRUE(std::all_of(db.begin(), db.end(), [](float v) { return v == 0.25f; })) << to_string(g);
   }
 }
 

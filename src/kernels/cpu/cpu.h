@@ -31,10 +31,15 @@ bool conv2d_bwd_weight_relu_c1(float* dw, float* db, const float* dy, const floa
 // The same without a ReLU (a max-pool or nothing after the convolution): dy as it is.
 bool conv2d_bwd_weight_c1(float* dw, float* db, const float* dy, const float* x, const ConvShape& g);
 
-// Conv2dBwdWeight for a fast table: the kernel above where it applies, else `Fallback`.
+// The weight gradient for dy in 8-wide channel blocks (y_block = 8), x blocked alike or plain
+// (x_block 8 or 0), C and K multiples of 8 and filter widths 1-5, on AVX2 builds. Returns false, touching nothing, where it does not apply.
+bool conv2d_bwd_weight_b8(float* dw, float* db, const float* dy, const float* x, const ConvShape& g);
+
+// Conv2dBwdWeight for a fast table: the kernels above where they apply, else `Fallback`.
 template <Conv2dBwdWeight Fallback>
 void conv2d_bwd_weight(float* dw, float* db, const float* dy, const float* x, const ConvShape& g) {
   if (conv2d_bwd_weight_c1(dw, db, dy, x, g)) return;
+  if (conv2d_bwd_weight_b8(dw, db, dy, x, g)) return;
   Fallback(dw, db, dy, x, g);
 }
 
@@ -48,7 +53,7 @@ void conv2d_bwd_weight_relu(float* dw, float* db, const float* dy, const float* 
   const int64_t n = g.N * g.K * g.P() * g.Q();
   masked.resize(static_cast<size_t>(n));
   relu_bwd(masked.data(), dy, relu_y, n);
-  Fallback(dw, db, masked.data(), x, g);
+  conv2d_bwd_weight<Fallback>(dw, db, masked.data(), x, g);
 }
 
 }  // namespace batchscope::kernels::cpu
