@@ -10,8 +10,9 @@
 // input-channel block and OCT output channels of one output block, acc[j][s] holds the 8 input
 // channels of dw[k0+j, c0..c0+7, r, s] for s < S. Per output pixel: S vector loads of x (8
 // channels, contiguous in nChw8c), OCT broadcasts of dy, OCT·S FMAs; OCT·S <= 12 so the tile,
-// the x vectors and a broadcast fit the 16 ymm registers. The reduction runs over a whole image
-// per tile (P·Q pixels), then the tile is added into a per-thread [tile][OCT][S][8] buffer.
+// the x vectors and a broadcast fit the 16 ymm registers. The reduction runs over a pass of
+// images per tile (as many as fit L2), then the tile is added into its slot of a shared
+// [tile][OCT][S][8] buffer, which only the tile's owning thread writes.
 //
 // Threads own disjoint tiles (the work is split over output blocks first, so a thread reads only
 // its part of dy), every tile sums its images in order: the result does not depend on the
@@ -41,6 +42,13 @@ inline vf load(const float* p) {
 
 // Output channels per tile for filter width S: the most of 8, 4, 2, 1 with OCT·S <= 12.
 constexpr int oc_tile(int S) { return 8 * S <= 12 ? 8 : 4 * S <= 12 ? 4 : 2 * S <= 12 ? 2 : 1; }
+
+// Tile i in the order (output block kb, input block cb, filter row r, channel group grp).
+struct TileIndex {
+  int64_t kb, cb, r, grp;
+  TileIndex(int64_t i, int64_t CB, int64_t R, int64_t groups)
+      : kb(i / (CB * R * groups)), cb(i / (R * groups) % CB), r(i / groups % R), grp(i % groups) {}
+};
 
 struct Geometry {
   int64_t P, Q, Hp, Wp, sh, sw;  // Hp, Wp: the (padded) input plane x points at
@@ -89,14 +97,14 @@ void run(float* dw, float* db, const float* dy, const float* x, const ConvShape&
   const int64_t P = g.P(), Q = g.Q(), KB = g.K / kL, CB = g.C / kL;
   const int64_t Hp = g.H + 2 * g.pad_h, Wp = g.W + 2 * g.pad_w;
   const Geometry geo{P, Q, Hp, Wp, g.stride_h, g.stride_w};
-  // Tiles in the order (output block, input block, filter row, channel group).
   const int64_t per_kb = CB * g.R * kGroups, tiles = KB * per_kb;
   constexpr int64_t kTileFloats = OCT * S * kL;
   const int64_t flops_per_image = 2 * g.K * g.C * g.R * g.S * P * Q;
   const int threads = g.N * flops_per_image >= (int64_t{1} << 22)
                           ? static_cast<int>(std::min<int64_t>(omp_get_max_threads(), tiles))
                           : 1;
-  // Per thread: its tiles' sums and its output blocks' bias sums, written to dw / db at the end.
+  // Every tile's sums and every output block's bias sum, each written by one thread only, added
+  // to dw / db at the end.
   std::vector<float> sums(static_cast<size_t>(tiles * kTileFloats), 0.0f);
   std::vector<float> bias(static_cast<size_t>(g.K), 0.0f);
   // x as the tiles read it: 8-wide blocks with a zero border. Blocked unpadded x is used as it
@@ -141,8 +149,7 @@ void run(float* dw, float* db, const float* dy, const float* x, const ConvShape&
       const float* xn = xs + n0 * image_floats;
       const float* dyn = dy + n0 * dy_image;
       for (int64_t i = first; i < last; ++i) {
-        const int64_t kb = i / per_kb, cb = i / (g.R * kGroups) % CB, r = i / kGroups % g.R,
-                      grp = i % kGroups;
+        const auto [kb, cb, r, grp] = TileIndex(i, CB, g.R, kGroups);
         // The bias sum of an output block, by the thread that holds its first tile (a
         // thread's tiles are contiguous, so exactly one thread does).
         if (db && i % per_kb == 0) {
@@ -158,8 +165,7 @@ void run(float* dw, float* db, const float* dy, const float* x, const ConvShape&
     }
   }
   for (int64_t i = 0; i < tiles; ++i) {
-    const int64_t kb = i / per_kb, cb = i / (g.R * kGroups) % CB, r = i / kGroups % g.R,
-                  grp = i % kGroups;
+    const auto [kb, cb, r, grp] = TileIndex(i, CB, g.R, kGroups);
     const float* s0 = sums.data() + i * kTileFloats;
     for (int j = 0; j < OCT; ++j)
       for (int s = 0; s < S; ++s)

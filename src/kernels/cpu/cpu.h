@@ -32,7 +32,8 @@ bool conv2d_bwd_weight_relu_c1(float* dw, float* db, const float* dy, const floa
 bool conv2d_bwd_weight_c1(float* dw, float* db, const float* dy, const float* x, const ConvShape& g);
 
 // The weight gradient for dy in 8-wide channel blocks (y_block = 8), x blocked alike or plain
-// (x_block 8 or 0), C and K multiples of 8 and filter widths 1-5, on AVX2 builds. Returns false, touching nothing, where it does not apply.
+// (x_block 8 or 0), C and K multiples of 8 and filter widths 1-5, on AVX2 builds. Returns
+// false, touching nothing, where it does not apply.
 bool conv2d_bwd_weight_b8(float* dw, float* db, const float* dy, const float* x, const ConvShape& g);
 
 // Conv2dBwdWeight for a fast table: the kernels above where they apply, else `Fallback`.
