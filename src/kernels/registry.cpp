@@ -44,7 +44,9 @@ OpTable make_onednn(std::string_view name) {
   t.backend = Backend::OneDnn;
   t.conv_algo = A;
   t.precision = P;
-  t.conv2d_fwd = &onednn::conv2d_fwd<A, P>;
+  // A one-channel first layer into 8-wide blocks, which oneDNN runs half-width on AVX-512
+  // (26% of peak for the fast recipe's 1 -> 24 5x5 layer): a kernel of our own (cpu.h).
+  t.conv2d_fwd = &cpu::conv2d_fwd<&onednn::conv2d_fwd<A, P>>;
   t.conv2d_bwd_data = &onednn::conv2d_bwd_data<A, P>;
   // The one-channel case oneDNN serves with a slow GEMM (7% of peak for the fast recipe's 5x5
   // first layer on AVX2): a kernel of our own (cpu.h), with or without a ReLU to fold.

@@ -533,6 +533,78 @@ TEST(Conv2d, BlockedEightWeightGradientDeclinesOtherLayouts) {
   }
 }
 
+// The AVX-512 build's own forward for a one-channel plain input into 8-wide blocked output
+// (cpu::conv2d_fwd_c1), called directly against ref on the plain tensors: 1, 2 and 3 blocks a
+// tile and a short last group (K = 8 .. 40), the unrolled widths 3 and 5 and others (1, 7,
+// rectangular), padding, odd output widths (a last pixel pair of one), rows of several tiles
+// (Q = 38), batch 1, with and without bias and ReLU; the same bits at one thread as at several.
+TEST(Conv2d, OneChannelForwardIntoEightWideBlocksMatchesRef) {
+  // {N, C, H, W, K, R, S, stride_h, stride_w, pad_h, pad_w}
+  const ConvShape shapes[] = {{3, 1, 28, 28, 24, 5, 5, 1, 1, 0, 0},  // the fast recipe's first layer
+                              {1, 1, 28, 28, 32, 3, 3, 1, 1, 0, 0},  // batch 1, 4 blocks: 3 + 1
+                              {2, 1, 9, 11, 8, 3, 3, 1, 1, 1, 1},    // one block, pad, Q = 11 odd
+                              {2, 1, 12, 42, 40, 5, 5, 1, 1, 0, 0},  // Q = 38: three tiles a row, 3 + 2 blocks
+                              {2, 1, 7, 8, 16, 1, 1, 1, 1, 0, 0},    // 1x1
+                              {2, 1, 13, 13, 24, 7, 7, 1, 1, 3, 3},  // width 7 (not unrolled), pad 3
+                              {3, 1, 10, 9, 16, 3, 5, 1, 1, 2, 1},   // rectangular 3x5, mixed pad
+                              {1, 1, 5, 4, 8, 5, 4, 1, 1, 0, 0}};    // one output pixel
+  const int saved = omp_get_max_threads();
+  for (const ConvShape& plain : shapes) {
+    ConvShape g = plain;
+    g.y_block = 8;
+    const ConvData d(plain);
+    const int64_t PQ = g.P() * g.Q();
+    for (bool bias : {true, false})
+      for (bool relu : {false, true}) {
+        const float* b = bias ? d.b.data() : nullptr;
+        std::vector<float> want = nan_floats(y_size(g)), want_blocked(y_size(g));
+        kernels::ref::conv2d_fwd(want.data(), d.x.data(), d.w.data(), b, plain, relu);
+        kernels::block_channels(want_blocked.data(), want.data(), g.N, g.K, PQ, 8);
+        std::vector<float> y = nan_floats(y_size(g));
+        if (!kernels::cpu::conv2d_fwd_c1(y.data(), d.x.data(), d.w.data(), b, g, relu))
+          GTEST_SKIP() << "conv2d_fwd_c1 is built for AVX-512 only (on AVX2 oneDNN's 8-wide "
+                          "kernel is full width)";
+        const std::string what = describe("conv2d_fwd_c1", "cpu", to_string(g),
+                                          std::string(bias ? " bias" : "") + (relu ? " relu" : ""));
+        EXPECT_TRUE(test::all_close(y, want_blocked, test::reduction_tolerance(g.R * g.S + 1, 1.0),
+                                    what, y_dims(g)));
+        omp_set_num_threads(1);
+        std::vector<float> y1 = nan_floats(y_size(g));
+        ASSERT_TRUE(kernels::cpu::conv2d_fwd_c1(y1.data(), d.x.data(), d.w.data(), b, g, relu));
+        omp_set_num_threads(saved);
+        EXPECT_TRUE(test::all_close(y1, y, test::kExact, what + " one thread vs several", y_dims(g)));
+      }
+  }
+}
+
+// Where it does not apply it returns false and touches nothing: two input channels, blocked
+// input, 16-wide or plain output, K not a multiple of 8, stride 2.
+TEST(Conv2d, OneChannelForwardDeclinesOtherShapes) {
+  const ConvShape base{2, 1, 12, 12, 16, 3, 3, 1, 1, 0, 0};
+  std::vector<ConvShape> others;
+  for (auto [xb, yb] : {std::pair<int64_t, int64_t>{0, 16}, {0, 0}, {8, 8}}) {
+    ConvShape g = base;
+    g.x_block = xb;
+    g.y_block = yb;
+    others.push_back(g);
+  }
+  ConvShape two = base, k12 = base, strided = base;
+  two.C = 2;
+  k12.K = 12;
+  strided.stride_h = strided.stride_w = 2;
+  for (ConvShape* g : {&two, &k12, &strided}) {
+    g->y_block = 8;
+    others.push_back(*g);
+  }
+  for (const ConvShape& g : others) {
+    const ConvData d(g);
+    std::vector<float> y(y_size(g), 0.5f);
+    EXPECT_FALSE(kernels::cpu::conv2d_fwd_c1(y.data(), d.x.data(), d.w.data(), d.b.data(), g, false))
+        << to_string(g) << " x_block=" << g.x_block << " y_block=" << g.y_block;
+    EXPECT_TRUE(std::all_of(y.begin(), y.end(), [](float v) { return v == 0.5f; })) << to_string(g);
+  }
+}
+
 // oneDNN sizes a primitive for the thread count it was created under; after the count
 // changes the back-end must build fresh plans, and results must still match ref.
 TEST(Conv2d, ThreadCountChangeStillMatchesRef) {

@@ -36,6 +36,21 @@ bool conv2d_bwd_weight_c1(float* dw, float* db, const float* dy, const float* x,
 // false, touching nothing, where it does not apply.
 bool conv2d_bwd_weight_b8(float* dw, float* db, const float* dy, const float* x, const ConvShape& g);
 
+// The forward of a convolution over a one-channel plain input into 8-wide channel blocks
+// (y_block = 8, K a multiple of 8), stride 1, on AVX-512 builds: full-width vectors where
+// oneDNN's 8-wide kernel runs half-width ones. Returns false, touching nothing, where it does
+// not apply.
+bool conv2d_fwd_c1(float* y, const float* x, const float* w, const float* b, const ConvShape& g,
+                   bool relu);
+
+// Conv2dFwd for a fast table: the kernel above where it applies, else `Fallback`.
+template <Conv2dFwd Fallback>
+void conv2d_fwd(float* y, const float* x, const float* w, const float* b, const ConvShape& g,
+                bool relu) {
+  if (conv2d_fwd_c1(y, x, w, b, g, relu)) return;
+  Fallback(y, x, w, b, g, relu);
+}
+
 // Conv2dBwdWeight for a fast table: the kernels above where they apply, else `Fallback`.
 template <Conv2dBwdWeight Fallback>
 void conv2d_bwd_weight(float* dw, float* db, const float* dy, const float* x, const ConvShape& g) {
