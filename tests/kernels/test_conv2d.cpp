@@ -366,7 +366,8 @@ TEST_P(ConvVariant, BlockedActivationsMatchPlainRef) {
 // The weight gradient with the ReLU after the convolution folded in (conv2d_bwd_weight_relu):
 // against ref's weight gradient of the masked dy, with dy and the mask in every layout the
 // model can give. One-channel shapes take the fast tables' own kernel (filter widths 1-5 and
-// 7, rows in register passes, stride, pad, odd sizes, K of one and several blocks, batch 1);
+// 7, rows in register passes, stride, pad, odd sizes, K of one and several blocks, batch 1;
+// on AVX-512, 8-wide blocks at stride 1 in pixel pairs, with odd widths);
 // the others (C > 1, width 6, K not a whole block) its masked fallback. The mask has runs of
 // zeros and exact zeros, as a ReLU's output does.
 TEST_P(ConvVariant, WeightGradientWithFoldedReluMatchesRefOfMaskedDy) {
@@ -378,6 +379,9 @@ TEST_P(ConvVariant, WeightGradientWithFoldedReluMatchesRefOfMaskedDy) {
                               {2, 1, 6, 7, 16, 2, 2, 1, 1, 1, 1},    // even width, pad
                               {2, 1, 6, 6, 16, 1, 1, 1, 1, 0, 0},    // 1x1
                               {2, 1, 13, 13, 24, 4, 4, 3, 3, 0, 0},  // 24 = 3 blocks of 8
+                              {2, 1, 28, 28, 24, 5, 5, 1, 1, 0, 0},  // the fast recipe's first layer
+                              {2, 1, 9, 11, 8, 3, 3, 1, 1, 1, 0},    // odd Q = 9 (AVX-512 pixel pairs)
+                              {1, 1, 9, 8, 16, 5, 4, 2, 1, 0, 0},    // odd Q = 5, stride 2 x 1
                               {2, 1, 9, 9, 16, 6, 6, 1, 1, 0, 0},    // width 6: fallback
                               {2, 2, 8, 8, 16, 3, 3, 1, 1, 0, 0},    // two channels: fallback
                               {2, 1, 8, 8, 12, 3, 3, 1, 1, 0, 0}};   // 12: no whole block

@@ -43,7 +43,11 @@ constexpr int kMaxAcc = 12;
 
 // One (image, channel block): rows r0 .. r0+RR-1 of the filter, all S columns, into acc.
 // d: the masked dy of this block, [P][Q][L]; xp: the zero-padded image, [Hp][Wp].
-template <int L, int RR, int S>
+// Pairs (AVX-512, 8-wide blocks, stride 1): a vector is 8 channels at two neighbouring
+// pixels, interleaved (lane 2i: channel i at pixel 2q, lane 2i+1: at 2q+1), Q counts pixel
+// pairs, and the x operand is the pair x[2q+s], x[2q+1+s] broadcast; out is then
+// [R][S][16], each channel's two partial sums side by side.
+template <int L, int RR, int S, bool Pairs = false>
 void taps(float* out, const float* d, const float* xp, int64_t Wp, int64_t P, int64_t Q, int64_t sh,
           int64_t sw, int64_t r0) {
   using vf = typename Vec<L>::vf;
@@ -53,9 +57,23 @@ void taps(float* out, const float* d, const float* xp, int64_t Wp, int64_t P, in
     for (int64_t q = 0; q < Q; ++q) {
       vf dv;
       std::memcpy(&dv, d + (p * Q + q) * L, sizeof dv);
-      const float* xq = xrow + q * sw;
-      for (int r = 0; r < RR; ++r)
-        for (int s = 0; s < S; ++s) acc[r][s] += dv * xq[r * Wp + s];
+      if constexpr (Pairs) {
+        const float* xq = xrow + 2 * q;
+        for (int r = 0; r < RR; ++r) {
+          const float* xr = xq + r * Wp;
+          for (int s = 0; s < S; ++s) {
+            // A load-port broadcast, as in conv2d_fwd_c1.cpp; the row as a register and the
+            // column as the displacement, so no address is computed per tap.
+            vf xb;
+            asm("vbroadcastsd %c2(%1), %0" : "=v"(xb) : "r"(xr), "i"(s * sizeof(float)));
+            acc[r][s] += dv * xb;
+          }
+        }
+      } else {
+        const float* xq = xrow + q * sw;
+        for (int r = 0; r < RR; ++r)
+          for (int s = 0; s < S; ++s) acc[r][s] += dv * xq[r * Wp + s];
+      }
     }
   }
   for (int r = 0; r < RR; ++r)
@@ -67,44 +85,56 @@ void taps(float* out, const float* d, const float* xp, int64_t Wp, int64_t P, in
 
 // Filter rows in passes of as many as the accumulator registers hold (each pass reads d and x
 // again, from L1); the pass size must be a compile-time constant to live in registers.
-template <int L, int S, int RR = 1>
+template <int L, int S, bool Pairs, int RR = 1>
 void rows_pass(float* out, const float* d, const float* xp, int64_t Wp, int64_t rows, int64_t P,
                int64_t Q, int64_t sh, int64_t sw, int64_t r0) {
   if constexpr (RR < 7 && (RR + 1) * S <= kMaxAcc) {
-    if (rows > RR) return rows_pass<L, S, RR + 1>(out, d, xp, Wp, rows, P, Q, sh, sw, r0);
+    if (rows > RR) return rows_pass<L, S, Pairs, RR + 1>(out, d, xp, Wp, rows, P, Q, sh, sw, r0);
   }
-  taps<L, RR, S>(out, d, xp, Wp, P, Q, sh, sw, r0);
+  taps<L, RR, S, Pairs>(out, d, xp, Wp, P, Q, sh, sw, r0);
 }
 
-template <int L, int S>
+template <int L, int S, bool Pairs>
 void all_taps(float* out, const float* d, const float* xp, int64_t Wp, int64_t R, int64_t P, int64_t Q,
               int64_t sh, int64_t sw) {
   constexpr int64_t kMaxRows = std::max(1, std::min(7, kMaxAcc / S));
   for (int64_t r0 = 0; r0 < R; r0 += kMaxRows)
-    rows_pass<L, S>(out, d, xp, Wp, std::min(kMaxRows, R - r0), P, Q, sh, sw, r0);
+    rows_pass<L, S, Pairs>(out, d, xp, Wp, std::min(kMaxRows, R - r0), P, Q, sh, sw, r0);
 }
 
 // The filter widths with a register-tiled path; others take the masked-copy fallback.
-template <int L>
-bool run_taps(float* out, const float* d, const float* xp, int64_t Wp, const ConvShape& g) {
-  const int64_t P = g.P(), Q = g.Q();
+// Q: output pixels, or pixel pairs with Pairs.
+template <int L, bool Pairs = false>
+bool run_taps(float* out, const float* d, const float* xp, int64_t Wp, const ConvShape& g, int64_t Q) {
+  const int64_t P = g.P();
   switch (g.S) {
-    case 1: all_taps<L, 1>(out, d, xp, Wp, g.R, P, Q, g.stride_h, g.stride_w); return true;
-    case 2: all_taps<L, 2>(out, d, xp, Wp, g.R, P, Q, g.stride_h, g.stride_w); return true;
-    case 3: all_taps<L, 3>(out, d, xp, Wp, g.R, P, Q, g.stride_h, g.stride_w); return true;
-    case 4: all_taps<L, 4>(out, d, xp, Wp, g.R, P, Q, g.stride_h, g.stride_w); return true;
-    case 5: all_taps<L, 5>(out, d, xp, Wp, g.R, P, Q, g.stride_h, g.stride_w); return true;
-    case 7: all_taps<L, 7>(out, d, xp, Wp, g.R, P, Q, g.stride_h, g.stride_w); return true;
+    case 1: all_taps<L, 1, Pairs>(out, d, xp, Wp, g.R, P, Q, g.stride_h, g.stride_w); return true;
+    case 2: all_taps<L, 2, Pairs>(out, d, xp, Wp, g.R, P, Q, g.stride_h, g.stride_w); return true;
+    case 3: all_taps<L, 3, Pairs>(out, d, xp, Wp, g.R, P, Q, g.stride_h, g.stride_w); return true;
+    case 4: all_taps<L, 4, Pairs>(out, d, xp, Wp, g.R, P, Q, g.stride_h, g.stride_w); return true;
+    case 5: all_taps<L, 5, Pairs>(out, d, xp, Wp, g.R, P, Q, g.stride_h, g.stride_w); return true;
+    case 7: all_taps<L, 7, Pairs>(out, d, xp, Wp, g.R, P, Q, g.stride_h, g.stride_w); return true;
     default: return false;
   }
 }
+
+// On AVX-512 an 8-wide block with stride 1 runs as pixel pairs in full-width vectors (taps).
+#if defined(__AVX512F__)
+constexpr bool kPairsBuilt = true;
+#else
+constexpr bool kPairsBuilt = false;
+#endif
 
 template <int L>
 void c1_blocked(float* dw, float* db, const float* dy, const float* relu_y, const float* x,
                 const ConvShape& g) {
   using vf = typename Vec<L>::vf;
   const int64_t P = g.P(), Q = g.Q(), PQ = P * Q, blocks = g.K / L, RS = g.R * g.S;
-  const int64_t Hp = g.H + 2 * g.pad_h, Wp = g.W + 2 * g.pad_w;
+  // Pairs: d interleaved as taps describes, [P][Qp][16], and a spare zero column in xp for
+  // the odd last pixel's partner (its dy is zero).
+  const bool pairs = kPairsBuilt && L == 8 && g.stride_w == 1;
+  const int64_t Qp = (Q + 1) / 2;
+  const int64_t Hp = g.H + 2 * g.pad_h, Wp = g.W + 2 * g.pad_w + (pairs ? 1 : 0);
   const int64_t tasks = g.N * blocks;
   // Per thread: its partial sums [blocks][R][S][L] and [blocks][L], added in thread order at
   // the end, so a given thread count always gives the same bits.
@@ -114,7 +144,9 @@ void c1_blocked(float* dw, float* db, const float* dy, const float* relu_y, cons
 #pragma omp parallel num_threads(threads)
   {
     const int t = omp_get_thread_num();
-    std::vector<float> xp(static_cast<size_t>(Hp * Wp), 0.0f), d(static_cast<size_t>(PQ * L));
+    std::vector<float> xp(static_cast<size_t>(Hp * Wp), 0.0f);
+    std::vector<float> d(static_cast<size_t>(pairs ? P * Qp * 2 * L : PQ * L), 0.0f);
+    std::vector<float> sums(static_cast<size_t>(pairs ? RS * 2 * L : 0));
     int64_t padded_n = -1;
     // Static over (image, block) in that order: a thread pads each of its images once.
 #pragma omp for schedule(static)
@@ -131,27 +163,47 @@ void c1_blocked(float* dw, float* db, const float* dy, const float* relu_y, cons
       const float* yb = relu_y ? relu_y + task * PQ * L : nullptr;
       const vf zero{};
       vf bias{};
-      if (relu_y) {
-        for (int64_t i = 0; i < PQ; ++i) {
-          vf dv, yv;
-          std::memcpy(&dv, dyb + i * L, sizeof dv);
+      auto masked = [&](int64_t i) {  // pixel i's dy, with the ReLU's backward folded in
+        vf dv;
+        std::memcpy(&dv, dyb + i * L, sizeof dv);
+        if (relu_y) {
+          vf yv;
           std::memcpy(&yv, yb + i * L, sizeof yv);
           dv = yv > zero ? dv : zero;
-          bias += dv;
+        }
+        bias += dv;
+        return dv;
+      };
+      // The copy keeps the taps' loads contiguous and hot, in the order they want.
+      if constexpr (L == 8) {
+        if (pairs) {
+          for (int64_t p = 0; p < P; ++p)
+            for (int64_t q = 0; q < Q; q += 2) {
+              const vf a = masked(p * Q + q), b = q + 1 < Q ? masked(p * Q + q + 1) : zero;
+              const typename Vec<2 * L>::vf ab =
+                  __builtin_shufflevector(a, b, 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+              std::memcpy(d.data() + (p * Qp + q / 2) * 2 * L, &ab, sizeof ab);
+            }
+        }
+      }
+      if (!pairs)
+        for (int64_t i = 0; i < PQ; ++i) {
+          const vf dv = masked(i);
           std::memcpy(d.data() + i * L, &dv, sizeof dv);
         }
-      } else {  // no ReLU to fold: dy as it is (the copy keeps the taps' loads contiguous and hot)
-        for (int64_t i = 0; i < PQ; ++i) {
-          vf dv;
-          std::memcpy(&dv, dyb + i * L, sizeof dv);
-          bias += dv;
-        }
-        std::memcpy(d.data(), dyb, static_cast<size_t>(PQ * L) * sizeof(float));
-      }
       float* pw = part_w.data() + (t * blocks + kb) * RS * L;
       float* pb = part_b.data() + (t * blocks + kb) * L;
       for (int l = 0; l < L; ++l) pb[l] += bias[l];
-      run_taps<L>(pw, d.data(), xp.data(), Wp, g);
+      if constexpr (L == 8 && kPairsBuilt) {
+        if (pairs) {
+          std::fill(sums.begin(), sums.end(), 0.0f);
+          run_taps<2 * L, /*Pairs=*/true>(sums.data(), d.data(), xp.data(), Wp, g, Qp);
+          for (int64_t rs = 0; rs < RS; ++rs)
+            for (int l = 0; l < L; ++l) pw[rs * L + l] += sums[rs * 2 * L + 2 * l] + sums[rs * 2 * L + 2 * l + 1];
+          continue;
+        }
+      }
+      run_taps<L>(pw, d.data(), xp.data(), Wp, g, Q);
     }
   }
   for (int t = 0; t < threads; ++t)

@@ -24,10 +24,6 @@
 
 #include <omp.h>
 
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
-
 #include "kernels/cpu/cpu.h"
 #include "kernels/ref/ref.h"
 
@@ -71,10 +67,11 @@ void tile(float* y, const float* xp, const Geometry& g, int64_t kb0, int64_t p, 
     for (int i = 0; i < PP; ++i) {
       // x[q0 + 2i + s], x[q0 + 2i + 1 + s], broadcast straight from memory: a load-port
       // instruction. (Written plainly, GCC carries the pairs across taps in registers and
-      // broadcasts from there, on the shuffle port the FMAs need.) The address goes in as a
-      // register so that the asm reads no memory GCC must first bring up to date.
+      // broadcasts from there, on the shuffle port the FMAs need.) The row goes in as a
+      // register and the pixel as the displacement: the asm reads no memory GCC must first
+      // bring up to date, and no address is computed per broadcast.
       vf xb;
-      asm("vbroadcastsd (%1), %0" : "=v"(xb) : "r"(xr + 2 * i));
+      asm("vbroadcastsd %c2(%1), %0" : "=v"(xb) : "r"(xr), "i"(2 * i * sizeof(float)));
       for (int j = 0; j < NB; ++j) acc[j][i] += wv[j] * xb;
     }
     if (++s < S) {
@@ -84,15 +81,17 @@ void tile(float* y, const float* xp, const Geometry& g, int64_t kb0, int64_t p, 
       xr += g.Wp - (S - 1);
     }
   }
-  const __m512i order = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
-  const __m512 zero = _mm512_setzero_ps();
+  const vf zero = {};
   for (int j = 0; j < NB; ++j)
     for (int i = 0; i < PP; ++i) {
-      __m512 v = _mm512_permutexvar_ps(order, reinterpret_cast<__m512>(acc[j][i]));
-      if (g.relu) v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ), v);
+      // Back to nChw8c order: pixel q's 8 channels, then pixel q+1's.
+      vf v = __builtin_shufflevector(acc[j][i], acc[j][i], 0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7,
+                                     9, 11, 13, 15);
+      if (g.relu) v = v > zero ? v : zero;
       const int64_t q = q0 + 2 * i;
       float* dst = y + (((kb0 + j) * g.P + p) * g.Q + q) * kL;
-      _mm512_mask_storeu_ps(dst, q + 1 < g.Q ? __mmask16(0xFFFF) : __mmask16(0x00FF), v);
+      if (q + 1 < g.Q) std::memcpy(dst, &v, sizeof v);
+      else std::memcpy(dst, &v, sizeof v / 2);  // an odd last pixel: its partner is not stored
     }
 }
 
