@@ -163,8 +163,9 @@ void c1_blocked(float* dw, float* db, const float* dy, const float* relu_y, cons
       const float* yb = relu_y ? relu_y + task * PQ * L : nullptr;
       const vf zero{};
       vf bias{};
-      auto masked = [&](int64_t i) {  // pixel i's dy, with the ReLU's backward folded in
-        vf dv;
+      // dv = pixel i's dy, with the ReLU's backward folded in (an out-parameter: a lambda
+      // returning a 64-byte vector is an ABI warning on AVX2 builds).
+      auto masked = [&](int64_t i, vf& dv) {
         std::memcpy(&dv, dyb + i * L, sizeof dv);
         if (relu_y) {
           vf yv;
@@ -172,14 +173,15 @@ void c1_blocked(float* dw, float* db, const float* dy, const float* relu_y, cons
           dv = yv > zero ? dv : zero;
         }
         bias += dv;
-        return dv;
       };
       // The copy keeps the taps' loads contiguous and hot, in the order they want.
       if constexpr (L == 8) {
         if (pairs) {
           for (int64_t p = 0; p < P; ++p)
             for (int64_t q = 0; q < Q; q += 2) {
-              const vf a = masked(p * Q + q), b = q + 1 < Q ? masked(p * Q + q + 1) : zero;
+              vf a, b = zero;
+              masked(p * Q + q, a);
+              if (q + 1 < Q) masked(p * Q + q + 1, b);
               const typename Vec<2 * L>::vf ab =
                   __builtin_shufflevector(a, b, 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
               std::memcpy(d.data() + (p * Qp + q / 2) * 2 * L, &ab, sizeof ab);
@@ -188,7 +190,8 @@ void c1_blocked(float* dw, float* db, const float* dy, const float* relu_y, cons
       }
       if (!pairs)
         for (int64_t i = 0; i < PQ; ++i) {
-          const vf dv = masked(i);
+          vf dv;
+          masked(i, dv);
           std::memcpy(d.data() + i * L, &dv, sizeof dv);
         }
       float* pw = part_w.data() + (t * blocks + kb) * RS * L;
