@@ -52,7 +52,8 @@ OpTable make_onednn(std::string_view name) {
   // first layer on AVX2): a kernel of our own (cpu.h), with or without a ReLU to fold.
   t.conv2d_bwd_weight = &cpu::conv2d_bwd_weight<&onednn::conv2d_bwd_weight<A, P>>;
   t.conv2d_bwd_weight_relu = &cpu::conv2d_bwd_weight_relu<&onednn::conv2d_bwd_weight<A, P>>;
-  t.dense_fwd = &onednn::dense_fwd;
+  // One or two rows: a matrix-vector loop of our own (cpu.h), faster than oneDNN's matmul.
+  t.dense_fwd = &cpu::dense_fwd<&onednn::dense_fwd>;
   t.dense_bwd_data = &onednn::dense_bwd_data;
   t.dense_bwd_weight = &onednn::dense_bwd_weight;
   // Memory-bound ops oneDNN is not used for: threaded hand-written loops.

@@ -3,12 +3,14 @@
 // MNIST net's two layers (9216 -> 128, 128 -> 10) at N = 1 and 64, with and without bias and
 // fused ReLU. Overwritten outputs are NaN-filled; accumulated ones start from random values.
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <array>
 #include <sstream>
 #include <vector>
 
+#include "kernels/cpu/cpu.h"
 #include "kernels/kernels.h"
 #include "kernels/ref/ref.h"
 #include "support/kernel_test_util.h"
@@ -186,6 +188,37 @@ TEST(Dense, BackwardWeightAccumulatesAcrossCallsAndIsDeterministic) {
     EXPECT_TRUE(test::all_close(
         a, twice, tol, describe("dense_bwd_weight", t->name, to_string(s), " twice"), dims));
   }
+}
+
+// The fast tables' own forward for one or two rows (cpu::dense_fwd_small), called directly:
+// against ref where the vector loop has a tail and where it has none, the same bits at one
+// thread as at several (threads split the outputs), and no answer (nothing touched) beyond
+// its row limit.
+TEST(Dense, SmallBatchForwardMatchesRefAndDeclinesLargerBatches) {
+  const int saved = omp_get_max_threads();
+  for (const DenseSize& s : {DenseSize{1, 9216, 128}, DenseSize{2, 9216, 128}, DenseSize{2, 70, 33},
+                             DenseSize{1, 5, 3}}) {
+    const DenseData d(s);
+    std::vector<float> want = nan_floats(sz(s.N, s.O)), got = nan_floats(sz(s.N, s.O));
+    kernels::ref::dense_fwd(want.data(), d.x.data(), d.w.data(), d.b.data(), s.N, s.I, s.O, true);
+    ASSERT_TRUE(kernels::cpu::dense_fwd_small(got.data(), d.x.data(), d.w.data(), d.b.data(), s.N,
+                                              s.I, s.O, true));
+    const std::array<int64_t, 2> dims{s.N, s.O};
+    const std::string what = describe("dense_fwd_small", "cpu", to_string(s), " bias relu");
+    EXPECT_TRUE(test::all_close(got, want, test::reduction_tolerance(s.I + 1, 1.0), what, dims));
+    omp_set_num_threads(1);
+    std::vector<float> one = nan_floats(sz(s.N, s.O));
+    ASSERT_TRUE(kernels::cpu::dense_fwd_small(one.data(), d.x.data(), d.w.data(), d.b.data(), s.N,
+                                              s.I, s.O, true));
+    omp_set_num_threads(saved);
+    EXPECT_TRUE(test::all_close(one, got, test::kExact, what + " one thread vs several", dims));
+  }
+  const DenseSize big{kernels::cpu::kDenseSmallMaxRows + 1, 64, 8};
+  const DenseData d(big);
+  std::vector<float> y(sz(big.N, big.O), 0.5f);
+  EXPECT_FALSE(kernels::cpu::dense_fwd_small(y.data(), d.x.data(), d.w.data(), d.b.data(), big.N,
+                                             big.I, big.O, false));
+  EXPECT_TRUE(std::all_of(y.begin(), y.end(), [](float v) { return v == 0.5f; }));
 }
 
 }  // namespace

@@ -51,6 +51,23 @@ void conv2d_fwd(float* y, const float* x, const float* w, const float* b, const 
   Fallback(y, x, w, b, g, relu);
 }
 
+// The forward of a dense layer for a batch of at most kDenseSmallMaxRows rows (a
+// matrix-vector product, bound by reading w once). Returns false, touching nothing, for
+// larger batches.
+// Measured on a 2-core Xeon (AVX-512), mnist-cnn's 9216 -> 128 layer with w in cache: 1.65x
+// oneDNN's matmul at one row, 1.3x at two, slower from three (the x loads then bound it).
+constexpr int64_t kDenseSmallMaxRows = 2;
+bool dense_fwd_small(float* y, const float* x, const float* w, const float* b, int64_t N,
+                     int64_t I, int64_t O, bool relu);
+
+// DenseFwd for a fast table: the kernel above where it applies, else `Fallback`.
+template <DenseFwd Fallback>
+void dense_fwd(float* y, const float* x, const float* w, const float* b, int64_t N, int64_t I,
+               int64_t O, bool relu) {
+  if (dense_fwd_small(y, x, w, b, N, I, O, relu)) return;
+  Fallback(y, x, w, b, N, I, O, relu);
+}
+
 // Conv2dBwdWeight for a fast table: the kernels above where they apply, else `Fallback`.
 template <Conv2dBwdWeight Fallback>
 void conv2d_bwd_weight(float* dw, float* db, const float* dy, const float* x, const ConvShape& g) {
