@@ -51,11 +51,17 @@ void conv2d_fwd(float* y, const float* x, const float* w, const float* b, const 
   Fallback(y, x, w, b, g, relu);
 }
 
-// The forward of a dense layer for a batch of at most kDenseSmallMaxRows rows (a
-// matrix-vector product, bound by reading w once). Returns false, touching nothing, for
-// larger batches.
-// Measured on a 2-core Xeon (AVX-512), mnist-cnn's 9216 -> 128 layer with w in cache: 1.65x
-// oneDNN's matmul at one row, 1.3x at two, slower from three (the x loads then bound it).
+// The forward of a dense layer for a batch of kDenseSmallMinRows to kDenseSmallMaxRows rows
+// (a matrix-vector product, bound by reading w once). Returns false, touching nothing, for
+// other batches. Measured with mnist-cnn's 9216 -> 128 layer, w in cache, against oneDNN's
+// matmul on a 2-core Xeon: on AVX-512 1.6-1.7x at one row and 1.2-1.3x at two, slower from
+// three (the x loads then bound it); with AVX2 (-march=x86-64-v3, oneDNN capped to AVX2)
+// 0.8-1.0x at one row and 1.2-1.3x at two.
+#if defined(__AVX512F__)
+constexpr int64_t kDenseSmallMinRows = 1;
+#else
+constexpr int64_t kDenseSmallMinRows = 2;
+#endif
 constexpr int64_t kDenseSmallMaxRows = 2;
 bool dense_fwd_small(float* y, const float* x, const float* w, const float* b, int64_t N,
                      int64_t I, int64_t O, bool relu);

@@ -1,12 +1,12 @@
 // The forward of a dense layer for a batch of a few rows:
-//   y[n,o] = b[o] + Σ_i x[n,i] · w[o,i]   (then ReLU if asked),  N <= kMaxRows
+//   y[n,o] = b[o] + Σ_i x[n,i] · w[o,i]   (then ReLU if asked),  N <= kDenseSmallMaxRows
 // At such batches the layer is a matrix-vector product, bound by reading w once (mnist-cnn's
 // 9216 -> 128 layer: 4.7 MB, beyond the L2s). oneDNN's matmul ran it at 23 GB/s on a 2-core
 // Xeon (AVX-512), where its backward-data, reading the same w, ran at 41 GB/s; this loop
 // reads it at 55 GB/s at one row (cpu.h has the measured bound on N).
 //
 // Threads split the output features; each w row is streamed once, against every x row, with
-// two independent accumulators per x row to cover the FMA latency. Every output sums its
+// four independent accumulators in all to cover the FMA latency. Every output sums its
 // terms in the same order whatever the thread count.
 #include <cstring>
 
@@ -37,20 +37,20 @@ inline float sum(vf v) {
   return s;
 }
 
-// out[r] = Σ_i x[r·I + i] · wr[i] for r < NR.
-template <int NR>
+// out[r] = Σ_i x[r·I + i] · wr[i] for r < NR; U independent accumulators per row.
+template <int NR, int U = 4 / NR>
 void dots(float* out, const float* wr, const float* x, int64_t I) {
-  vf acc[NR][2] = {};
+  vf acc[NR][U] = {};
   int64_t i = 0;
-  for (; i + 2 * kV <= I; i += 2 * kV) {
-    const vf w0 = load(wr + i), w1 = load(wr + i + kV);
-    for (int r = 0; r < NR; ++r) {
-      acc[r][0] += w0 * load(x + r * I + i);
-      acc[r][1] += w1 * load(x + r * I + i + kV);
+  for (; i + U * kV <= I; i += U * kV)
+    for (int u = 0; u < U; ++u) {
+      const vf wv = load(wr + i + u * kV);
+      for (int r = 0; r < NR; ++r) acc[r][u] += wv * load(x + r * I + i + u * kV);
     }
-  }
   for (int r = 0; r < NR; ++r) {
-    float s = sum(acc[r][0] + acc[r][1]);
+    vf a = acc[r][0];
+    for (int u = 1; u < U; ++u) a += acc[r][u];
+    float s = sum(a);
     for (int64_t j = i; j < I; ++j) s += x[r * I + j] * wr[j];
     out[r] = s;
   }
@@ -60,7 +60,7 @@ void dots(float* out, const float* wr, const float* x, int64_t I) {
 
 bool dense_fwd_small(float* y, const float* x, const float* w, const float* b, int64_t N,
                      int64_t I, int64_t O, bool relu) {
-  if (N < 1 || N > kDenseSmallMaxRows || I < 1 || O < 1) return false;
+  if (N < kDenseSmallMinRows || N > kDenseSmallMaxRows || I < 1 || O < 1) return false;
   // The fork pays from about 32 K weights on (a 128 -> 10 layer runs on one thread).
 #pragma omp parallel for schedule(static) if (O * I >= (int64_t{1} << 15))
   for (int64_t o = 0; o < O; ++o) {
