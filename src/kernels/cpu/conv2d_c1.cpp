@@ -65,7 +65,13 @@ void taps(float* out, const float* d, const float* xp, int64_t Wp, int64_t P, in
             // A load-port broadcast, as in conv2d_fwd_c1.cpp; the row as a register and the
             // column as the displacement, so no address is computed per tap.
             vf xb;
+            // The displacement is a constant once GCC's optimiser has unrolled the loop; clang and
+            // unoptimised builds take the address as a register instead.
+#if defined(__OPTIMIZE__) && !defined(__clang__)
             asm("vbroadcastsd %c2(%1), %0" : "=v"(xb) : "r"(xr), "i"(s * sizeof(float)));
+#else
+            asm("vbroadcastsd (%1), %0" : "=v"(xb) : "r"(xr + s));
+#endif
             acc[r][s] += dv * xb;
           }
         }

@@ -71,7 +71,13 @@ void tile(float* y, const float* xp, const Geometry& g, int64_t kb0, int64_t p, 
       // register and the pixel as the displacement: the asm reads no memory GCC must first
       // bring up to date, and no address is computed per broadcast.
       vf xb;
+      // The displacement is a constant once GCC's optimiser has unrolled the loop; clang and
+      // unoptimised builds take the address as a register instead.
+#if defined(__OPTIMIZE__) && !defined(__clang__)
       asm("vbroadcastsd %c2(%1), %0" : "=v"(xb) : "r"(xr), "i"(2 * i * sizeof(float)));
+#else
+      asm("vbroadcastsd (%1), %0" : "=v"(xb) : "r"(xr + 2 * i));
+#endif
       for (int j = 0; j < NB; ++j) acc[j][i] += wv[j] * xb;
     }
     if (++s < S) {
