@@ -14,6 +14,7 @@
 #include <omp.h>
 
 #include "batchscope/error.h"
+#include "kernels/cpu/broadcast_pair.h"
 #include "kernels/cpu/cpu.h"
 #include "kernels/ref/ref.h"
 
@@ -58,23 +59,13 @@ void taps(float* out, const float* d, const float* xp, int64_t Wp, int64_t P, in
       vf dv;
       std::memcpy(&dv, d + (p * Q + q) * L, sizeof dv);
       if constexpr (Pairs) {
+#if defined(__AVX512F__)  // (instantiated on AVX-512 builds only: kPairsBuilt)
         const float* xq = xrow + 2 * q;
         for (int r = 0; r < RR; ++r) {
           const float* xr = xq + r * Wp;
-          for (int s = 0; s < S; ++s) {
-            // A load-port broadcast, as in conv2d_fwd_c1.cpp; the row as a register and the
-            // column as the displacement, so no address is computed per tap.
-            vf xb;
-            // The displacement is a constant once GCC's optimiser has unrolled the loop; clang and
-            // unoptimised builds take the address as a register instead.
-#if defined(__OPTIMIZE__) && !defined(__clang__)
-            asm("vbroadcastsd %c2(%1), %0" : "=v"(xb) : "r"(xr), "i"(s * sizeof(float)));
-#else
-            asm("vbroadcastsd (%1), %0" : "=v"(xb) : "r"(xr + s));
-#endif
-            acc[r][s] += dv * xb;
-          }
+          for (int s = 0; s < S; ++s) acc[r][s] += dv * broadcast_pair(xr, s);
         }
+#endif
       } else {
         const float* xq = xrow + q * sw;
         for (int r = 0; r < RR; ++r)

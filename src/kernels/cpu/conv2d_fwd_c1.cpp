@@ -24,6 +24,7 @@
 
 #include <omp.h>
 
+#include "kernels/cpu/broadcast_pair.h"
 #include "kernels/cpu/cpu.h"
 #include "kernels/ref/ref.h"
 
@@ -65,19 +66,7 @@ void tile(float* y, const float* xp, const Geometry& g, int64_t kb0, int64_t p, 
     vf wv[NB];
     for (int j = 0; j < NB; ++j) std::memcpy(&wv[j], wt + j * kb_step + t * 2 * kL, sizeof(vf));
     for (int i = 0; i < PP; ++i) {
-      // x[q0 + 2i + s], x[q0 + 2i + 1 + s], broadcast straight from memory: a load-port
-      // instruction. (Written plainly, GCC carries the pairs across taps in registers and
-      // broadcasts from there, on the shuffle port the FMAs need.) The row goes in as a
-      // register and the pixel as the displacement: the asm reads no memory GCC must first
-      // bring up to date, and no address is computed per broadcast.
-      vf xb;
-      // The displacement is a constant once GCC's optimiser has unrolled the loop; clang and
-      // unoptimised builds take the address as a register instead.
-#if defined(__OPTIMIZE__) && !defined(__clang__)
-      asm("vbroadcastsd %c2(%1), %0" : "=v"(xb) : "r"(xr), "i"(2 * i * sizeof(float)));
-#else
-      asm("vbroadcastsd (%1), %0" : "=v"(xb) : "r"(xr + 2 * i));
-#endif
+      const vf xb = broadcast_pair(xr, 2 * i);  // x[q0 + 2i + s], x[q0 + 2i + 1 + s]
       for (int j = 0; j < NB; ++j) acc[j][i] += wv[j] * xb;
     }
     if (++s < S) {
